@@ -1,0 +1,44 @@
+"""Helpers shared by the CLI sub-commands: turning user errors into exit code 2, writing output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bnnstat.errors import BnnstatError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def reports_user_errors(command: F) -> F:
+    """Run a command body; a `BnnstatError` becomes one stderr line and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except BnnstatError as error:
+            click.echo(f"bnnstat: error: {error}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print `text`, or write it to `output` when given."""
+    if output is None:
+        click.echo(text)
+    else:
+        try:
+            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as error:
+            raise BnnstatError(f"{output}: cannot write output: {error.strerror}") from error

@@ -1,0 +1,9 @@
+"""The one exception type for errors a user can cause (bad file, bad argument).
+
+The CLI turns a `BnnstatError` into a single stderr line and exit code 2; anything else
+is a bug and keeps its traceback.
+"""
+
+
+class BnnstatError(Exception):
+    """A problem with user input: the message names the file or layer and, where possible, the fix."""

@@ -1,0 +1,59 @@
+"""Small helpers shared by the training stack and the inspector (no TensorFlow imported here).
+
+Precision tags: a weight's bit width is the attribute ``precision`` on the variable (set by the
+quantized layers from their quantizer in ``build()``), and on functions by `set_precision`.
+`precision_of` is the one way the optimizers and the inspector read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SIZE_UNITS = ("B", "KiB", "MiB", "GiB")
+
+
+def set_precision(precision: int = 32) -> Callable[[F], F]:
+    """Decorator that tags a quantizer function with its output bit width.
+
+    ```python
+    @set_precision(1)
+    def my_sign(x): ...
+    assert my_sign.precision == 1
+    ```
+    """
+
+    def tag(function: F) -> F:
+        function.precision = precision  # type: ignore[attr-defined]
+        return function
+
+    return tag
+
+
+def precision_of(obj: Any) -> int | None:
+    """The bit width tagged on a variable, quantizer or function, or None when it has no tag."""
+    precision = getattr(obj, "precision", None)
+    return int(precision) if precision is not None else None
+
+
+def tag_precision(variable: Any, precision: int | None) -> None:
+    """Attach a bit width to a (Keras) variable; `None` leaves the variable untagged."""
+    if precision is not None:
+        variable.precision = int(precision)
+
+
+def memory_as_readable_str(num_bits: int) -> str:
+    """Format a size given in bits as bytes with a binary unit, e.g. ``33.05 KiB``.
+
+    The byte count is divided by 1024 until it is below 1024 (or the unit is GiB), then shown
+    with two decimals, exactly as Larq's summary prints sizes.
+    """
+    size = num_bits / 8
+    unit = _SIZE_UNITS[0]
+    for unit in _SIZE_UNITS:
+        if size < 1024 or unit == _SIZE_UNITS[-1]:
+            break
+        size /= 1024
+    return f"{size:,.2f} {unit}"
