@@ -1,0 +1,301 @@
+"""Audit rules and budgets on hand-built records (no TensorFlow), plus the `audit` CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bnnstat.errors import BnnstatError
+from bnnstat.inspect import audit as au
+from bnnstat.inspect.findings import SEVERITIES, Finding
+from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
+
+SIGN = QuantizerRecord("ste_sign", 1)
+
+
+def layer(
+    name: str,
+    cls: str = "QuantConv2D",
+    *,
+    kernel: int | None = None,
+    inputs: QuantizerRecord | None = None,
+    kernel_quantizer: QuantizerRecord | None = None,
+    constraint: str | None = "weight_clip",
+    activation: QuantizerRecord | None = None,
+    inbound: tuple[str, ...] = (),
+) -> LayerRecord:
+    """A layer; `kernel` is the kernel bit width (None: the layer has no kernel)."""
+    weights: tuple[WeightRecord, ...] = ()
+    quantizers: dict[str, QuantizerRecord] = {}
+    config: dict = {}
+    if kernel is not None:
+        precision = None if kernel == 32 else kernel
+        weights = (WeightRecord("kernel", (3, 3, 8, 8), precision),)
+        if kernel_quantizer is None and kernel == 1:
+            kernel_quantizer = SIGN
+        if kernel_quantizer is not None:
+            quantizers["kernel_quantizer"] = kernel_quantizer
+        config["kernel_constraint"] = constraint if kernel == 1 else None
+    if inputs is not None:
+        quantizers["input_quantizer"] = inputs
+    if activation is not None:
+        quantizers["activation"] = activation
+    if cls == "BatchNormalization":
+        weights = tuple(WeightRecord(n, (8,)) for n in ("gamma", "beta", "moving_mean"))
+    return LayerRecord(
+        name=name,
+        class_name=cls,
+        config=config,
+        weights=weights,
+        quantizers=quantizers,
+        input_precision=inputs.precision if inputs is not None else None,
+        inbound=inbound,
+    )
+
+
+def model(*layers: LayerRecord, name: str = "m") -> ModelRecord:
+    return ModelRecord(name=name, class_name="Sequential", layers=tuple(layers))
+
+
+def clean_layers() -> list[LayerRecord]:
+    """A model that follows the guide: fp first/last, binary middle with sign inputs, BN after."""
+    return [
+        layer("conv_fp", "Conv2D", kernel=32),
+        layer("bn0", "BatchNormalization"),
+        layer("qconv1", kernel=1, inputs=SIGN),
+        layer("pool1", "MaxPooling2D"),
+        layer("bn1", "BatchNormalization"),
+        layer("qconv2", kernel=1, inputs=SIGN),
+        layer("bn2", "BatchNormalization"),
+        layer("gap", "GlobalAveragePooling2D"),
+        layer("dense_fp", "Dense", kernel=32),
+    ]
+
+
+def codes(record: ModelRecord) -> list[str]:
+    return [f.code for f in au.find_problems(record)]
+
+
+def replaced(name: str, new: LayerRecord) -> ModelRecord:
+    return model(*[new if item.name == name else item for item in clean_layers()])
+
+
+def test_clean_model_has_no_findings():
+    assert au.find_problems(model(*clean_layers())) == []
+
+
+def test_clean_functional_model_with_shortcut_has_no_findings():
+    layers = [
+        layer("stem", "Conv2D", kernel=32),
+        layer("stem_bn", "BatchNormalization", inbound=("stem",)),
+        layer("q1", kernel=1, inputs=SIGN, inbound=("stem_bn",)),
+        layer("q1_bn", "BatchNormalization", inbound=("q1",)),
+        layer("add1", "Add", inbound=("q1_bn", "stem_bn")),
+        layer("q2", kernel=1, inputs=SIGN, inbound=("add1",)),
+        layer("q2_pool", "MaxPooling2D", inbound=("q2",)),
+        layer("q2_bn", "BatchNormalization", inbound=("q2_pool",)),
+        layer("gap", "GlobalAveragePooling2D", inbound=("q2_bn",)),
+        layer("head", "Dense", kernel=32, inbound=("gap",)),
+    ]
+    assert au.find_problems(ModelRecord("f", "Functional", tuple(layers))) == []
+
+
+BROKEN = {
+    "BNN001": lambda: replaced("conv_fp", layer("conv_fp", kernel=1)),
+    "BNN002": lambda: replaced("dense_fp", layer("dense_fp", "QuantConv2D", kernel=32,
+                                                 inputs=SIGN, kernel_quantizer=None)),
+    "BNN003": lambda: model(*[x for x in clean_layers() if x.name != "bn2"]),
+    "BNN004": lambda: model(
+        *[layer("conv_fp", "Conv2D", kernel=32), layer("q", kernel=1, inputs=SIGN),
+          layer("bn", "BatchNormalization"), layer("pool", "MaxPooling2D"),
+          layer("dense_fp", "Dense", kernel=32)]
+    ),
+    "BNN005": lambda: replaced("qconv2", layer("qconv2", kernel=1)),
+    "BNN006": lambda: replaced("qconv2", layer("qconv2", kernel=32, inputs=SIGN)),
+    "BNN007": lambda: model(
+        *[layer("conv_fp", "Conv2D", kernel=32, activation=SIGN),
+          layer("bn0", "BatchNormalization"), layer("q", kernel=1, inputs=SIGN),
+          layer("bn", "BatchNormalization"), layer("dense_fp", "Dense", kernel=32)]
+    ),
+    "BNN008": lambda: model(
+        *[layer("conv_fp", "Conv2D", kernel=32), layer("flat", "Flatten"),
+          layer("qd", "QuantDense", kernel=1, inputs=SIGN), layer("bn", "BatchNormalization"),
+          layer("dense_fp", "Dense", kernel=32)]
+    ),
+    "BNN009": lambda: replaced("qconv2", layer("qconv2", "QuantConv2DTranspose", kernel=1,
+                                               inputs=SIGN)),
+    "BNN010": lambda: replaced("qconv2", layer("qconv2", kernel=1,
+                                               inputs=QuantizerRecord("ste_heaviside", 1))),
+    "BNN011": lambda: replaced("qconv2", layer("qconv2", kernel=1, inputs=SIGN,
+                                               constraint=None)),
+}
+
+
+def test_every_rule_has_a_trigger_case():
+    assert set(BROKEN) == set(au.RULES)
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN))
+def test_each_rule_fires_on_its_broken_model(code):
+    findings = au.find_problems(BROKEN[code]())
+    assert code in [f.code for f in findings], findings
+    finding = next(f for f in findings if f.code == code)
+    assert finding.severity == au.RULES[code].severity in SEVERITIES
+    assert finding.layer and finding.layer in finding.message
+    assert finding.hint and "\n" not in finding.message
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN))
+def test_each_broken_model_fires_only_related_rules(code):
+    # one broken practice should not cascade into unrelated findings
+    related = {
+        "BNN002": {"BNN006"},  # the broken last layer quantizes inputs with an fp kernel
+    }
+    assert set(codes(BROKEN[code]())) <= {code} | related.get(code, set())
+
+
+def test_first_layer_binarized_inputs_only_counts():
+    record = replaced("conv_fp", layer("conv_fp", "QuantConv2D", kernel=32, inputs=SIGN))
+    finding = next(f for f in au.find_problems(record) if f.code == "BNN001")
+    assert "inputs" in finding.message and "weights" not in finding.message
+
+
+def test_noop_kernels_for_bop_need_no_constraint():
+    noop = QuantizerRecord("NoOp", 1, {"precision": 1})
+    record = replaced(
+        "qconv2",
+        layer("qconv2", kernel=1, inputs=SIGN, kernel_quantizer=noop, constraint=None),
+    )
+    assert codes(record) == []
+
+
+def test_activation_quantizer_feeding_a_shortcut():
+    layers = [
+        layer("stem", "Conv2D", kernel=32),
+        layer("q1", kernel=1, inputs=SIGN, inbound=("stem",)),
+        layer("bn", "BatchNormalization", inbound=("q1",)),
+        layer("act", "Activation", activation=SIGN, inbound=("bn",)),
+        layer("add", "Add", inbound=("act", "stem")),
+        layer("head", "Dense", kernel=32, inbound=("add",)),
+    ]
+    record = ModelRecord("f", "Functional", tuple(layers))
+    assert [(f.code, f.layer) for f in au.find_problems(record)] == [("BNN007", "act")]
+
+
+def test_activation_quantizer_straight_into_a_layer_is_not_flagged():
+    layers = [
+        layer("stem", "Conv2D", kernel=32, activation=SIGN),
+        layer("q1", kernel=1, inputs=SIGN),
+        layer("bn", "BatchNormalization"),
+        layer("head", "Dense", kernel=32),
+    ]
+    assert codes(model(*layers)) == []
+
+
+def test_rules_look_inside_nested_models():
+    inner = LayerRecord(
+        "block", "Functional", layers=(layer("inner_q", kernel=1, inputs=SIGN, constraint=None),
+                                       layer("inner_bn", "BatchNormalization")),
+    )
+    record = model(layer("conv_fp", "Conv2D", kernel=32), inner, layer("head", "Dense", kernel=32))
+    assert [(f.code, f.layer) for f in au.find_problems(record)] == [("BNN011", "inner_q")]
+
+
+# --------------------------------------------------------------------------- budgets
+
+TOTALS = {
+    "memory_bits": 8 * 3 * 1024 * 1024,  # 3 MiB
+    "binarized_mac_ratio": 0.75,
+    "params_by_bitwidth": {"1": 1000, "32": 500},
+}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("2MiB", 2 * 1024**2), ("500KiB", 500 * 1024), ("1.5MB", 1_500_000), ("1200", 1200),
+     ("10 B", 10), ("3GiB", 3 * 1024**3), ("2kB", 2000)],
+)
+def test_parse_size(text, expected):
+    assert au.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "2 MiBs", "-1KiB", "1e3", "two", "5 mb", "1.2.3KiB"])
+def test_parse_size_rejects_garbage(text):
+    with pytest.raises(BnnstatError, match="invalid size"):
+        au.parse_size(text)
+
+
+@pytest.mark.parametrize("text, expected", [("0.8", 0.8), ("80%", 0.8), ("1", 1.0), ("0", 0.0)])
+def test_parse_ratio(text, expected):
+    assert au.parse_ratio(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["1.5", "-0.1", "abc", "120%", "nan"])
+def test_parse_ratio_rejects(text):
+    with pytest.raises(BnnstatError, match="invalid ratio"):
+        au.parse_ratio(text)
+
+
+def test_budgets_pass_and_fail():
+    record = model(*clean_layers())
+    ok = au.audit(record, {"totals": TOTALS}, au.Budgets(4 * 1024**2, 0.7, 500))
+    assert ok.passed and [b.passed for b in ok.budgets] == [True, True, True]
+    assert [b.actual for b in ok.budgets] == [3 * 1024**2, 0.75, 500]
+    bad = au.audit(record, TOTALS, au.Budgets(max_memory=2 * 1024**2, max_fp_params=499))
+    assert not bad.passed
+    assert [(b.name, b.passed) for b in bad.budgets] == [
+        ("max_memory", False), ("max_fp_params", False)]
+    ratio = au.audit(record, TOTALS, au.Budgets(min_binarized_macs=0.8))
+    assert not ratio.passed
+
+
+def test_error_findings_fail_and_ignore_restores():
+    record = BROKEN["BNN003"]()
+    assert not au.audit(record).passed
+    assert au.audit(record, ignore=["bnn003"]).passed
+    # warnings alone do not fail the audit
+    assert au.audit(BROKEN["BNN011"]()).passed
+
+
+def test_ignore_rejects_unknown_codes():
+    with pytest.raises(BnnstatError, match="unknown audit code"):
+        au.audit(model(*clean_layers()), ignore=["BNN999"])
+    assert au.normalise_codes(["BNN001,bnn002", "LCE003"]) == {"BNN001", "BNN002", "LCE003"}
+
+
+def test_deployed_size_budget_needs_a_deployment():
+    class FakeDeployment:
+        total_bytes = 1000
+
+    record = model(*clean_layers())
+    result = au.audit(record, None, au.Budgets(max_deployed_size=999), deployment=FakeDeployment())
+    assert [(b.name, b.actual, b.passed) for b in result.budgets] == [
+        ("max_deployed_size", 1000, False)]
+    with pytest.raises(BnnstatError, match="--target lce"):
+        au.audit(record, None, au.Budgets(max_deployed_size=999))
+
+
+def test_extra_findings_are_merged_and_ignorable():
+    extra = Finding("LCE001", "error", "q", "not convertible", "fix it")
+    record = model(*clean_layers())
+    assert not au.audit(record, extra_findings=[extra]).passed
+    assert au.audit(record, extra_findings=[extra], ignore=["LCE001"]).passed
+
+
+def test_json_schema():
+    result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=10**9))
+    data = json.loads(json.dumps(result.to_json()))
+    assert set(data) == {"passed", "budgets", "findings"}
+    assert data["passed"] is False
+    assert all(set(b) == {"name", "limit", "actual", "passed"} for b in data["budgets"])
+    assert all(set(f) == {"code", "severity", "layer", "message", "hint"} for f in data["findings"])
+    assert {f["code"] for f in data["findings"]} == {"BNN003"}
+
+
+def test_text_rendering_mentions_everything():
+    result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=2 * 1024**2))
+    text = au.render_text(result, "x.h5")
+    assert "FAIL  max_memory" in text and "3.00 MiB" in text and "2.00 MiB" in text
+    assert "BNN003 error" in text and "hint:" in text and text.endswith(
+        "result: FAILED (1 budget(s) broken, 1 error(s), 0 warning(s), 0 info)")
