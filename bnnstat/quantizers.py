@@ -227,9 +227,8 @@ def _quantize_k(x: tf.Tensor, k_bit: int, lower: float | None, upper: float | No
             inside = tf.logical_and(x >= lower, x <= upper)
             return tf.where(inside, dy, tf.zeros((), dy.dtype))
 
-        if lower is not None:
-            x = tf.clip_by_value(x, lower, upper)
-        return tf.round(x * n) / n, grad
+        clipped = x if lower is None else tf.clip_by_value(x, lower, upper)
+        return tf.round(clipped * n) / n, grad
 
     return _quantize(x)
 
@@ -631,9 +630,12 @@ def _lookup(name: str, custom_objects: dict[str, Any] | None) -> Any:
         return _CLASSES[name]
     if name in _FUNCTIONS:
         return _FUNCTIONS[name]
-    package, sep, short = name.partition(">")
-    if sep and package == _registry.PACKAGE:
-        return _lookup(short, None)
+    if ">" in name:  # a Keras 3 registered name: exactly the registered class or function
+        registered = keras.saving.get_registered_object(name, custom_objects=custom_objects)
+        package, _, short = name.partition(">")
+        if registered is None and package == _registry.PACKAGE:
+            registered = _lookup(short, None)
+        return registered
     return keras.saving.get_registered_object(name, custom_objects=custom_objects)
 
 
