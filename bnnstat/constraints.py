@@ -38,3 +38,4 @@ weight_clip = WeightClip
 
 _registry.register(WeightClip)
 _registry.register_alias("weight_clip", WeightClip, keras_module="constraints")
+_registry.register_alias("WeightClip", WeightClip)  # Keras 2 / Larq configs name it plainly

@@ -589,8 +589,9 @@ for _fn in _FUNCTIONS.values():
     _registry.register(_fn)
 for _alias, (_cls, _fn) in _ALIASES.items():
     _registry.register_alias(_alias, _fn, keras_module="activations")
-_registry.register_alias("NoOpQuantizer", NoOp)
-_registry.register_alias("DoReFaQuantizer", DoReFa)
+# Plain class names, as Keras 2 / Larq wrote them into configs (e.g. a Dense activation).
+for _name, _cls in _CLASSES.items():
+    _registry.register_alias(_name, _cls)
 
 
 def serialize(quantizer: Any) -> Any:

@@ -391,6 +391,18 @@ def test_get_keras2_larq_config_dicts(tf):
     assert noop.precision == 1
 
 
+def test_keras2_activation_config_resolves_plain_class_name(tf):
+    """A Larq-saved Dense(activation=SteSign()) has a plain class name in its config."""
+    import keras
+
+    from bnnstat import quantizers as q
+
+    activation = keras.activations.deserialize(
+        {"class_name": "SteSign", "config": {"clip_value": 0.5, "name": "ste_sign"}}
+    )
+    assert isinstance(activation, q.SteSign) and activation.clip_value == 0.5
+
+
 def test_config_round_trips_every_class(tf):
     from bnnstat import quantizers as q
 
