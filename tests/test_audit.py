@@ -103,32 +103,46 @@ def test_clean_functional_model_with_shortcut_has_no_findings():
 
 BROKEN = {
     "BNN001": lambda: replaced("conv_fp", layer("conv_fp", kernel=1)),
-    "BNN002": lambda: replaced("dense_fp", layer("dense_fp", "QuantConv2D", kernel=32,
-                                                 inputs=SIGN, kernel_quantizer=None)),
+    "BNN002": lambda: replaced(
+        "dense_fp", layer("dense_fp", "QuantConv2D", kernel=32, inputs=SIGN, kernel_quantizer=None)
+    ),
     "BNN003": lambda: model(*[x for x in clean_layers() if x.name != "bn2"]),
     "BNN004": lambda: model(
-        *[layer("conv_fp", "Conv2D", kernel=32), layer("q", kernel=1, inputs=SIGN),
-          layer("bn", "BatchNormalization"), layer("pool", "MaxPooling2D"),
-          layer("dense_fp", "Dense", kernel=32)]
+        *[
+            layer("conv_fp", "Conv2D", kernel=32),
+            layer("q", kernel=1, inputs=SIGN),
+            layer("bn", "BatchNormalization"),
+            layer("pool", "MaxPooling2D"),
+            layer("dense_fp", "Dense", kernel=32),
+        ]
     ),
     "BNN005": lambda: replaced("qconv2", layer("qconv2", kernel=1)),
     "BNN006": lambda: replaced("qconv2", layer("qconv2", kernel=32, inputs=SIGN)),
     "BNN007": lambda: model(
-        *[layer("conv_fp", "Conv2D", kernel=32, activation=SIGN),
-          layer("bn0", "BatchNormalization"), layer("q", kernel=1, inputs=SIGN),
-          layer("bn", "BatchNormalization"), layer("dense_fp", "Dense", kernel=32)]
+        *[
+            layer("conv_fp", "Conv2D", kernel=32, activation=SIGN),
+            layer("bn0", "BatchNormalization"),
+            layer("q", kernel=1, inputs=SIGN),
+            layer("bn", "BatchNormalization"),
+            layer("dense_fp", "Dense", kernel=32),
+        ]
     ),
     "BNN008": lambda: model(
-        *[layer("conv_fp", "Conv2D", kernel=32), layer("flat", "Flatten"),
-          layer("qd", "QuantDense", kernel=1, inputs=SIGN), layer("bn", "BatchNormalization"),
-          layer("dense_fp", "Dense", kernel=32)]
+        *[
+            layer("conv_fp", "Conv2D", kernel=32),
+            layer("flat", "Flatten"),
+            layer("qd", "QuantDense", kernel=1, inputs=SIGN),
+            layer("bn", "BatchNormalization"),
+            layer("dense_fp", "Dense", kernel=32),
+        ]
     ),
-    "BNN009": lambda: replaced("qconv2", layer("qconv2", "QuantConv2DTranspose", kernel=1,
-                                               inputs=SIGN)),
-    "BNN010": lambda: replaced("qconv2", layer("qconv2", kernel=1,
-                                               inputs=QuantizerRecord("ste_heaviside", 1))),
-    "BNN011": lambda: replaced("qconv2", layer("qconv2", kernel=1, inputs=SIGN,
-                                               constraint=None)),
+    "BNN009": lambda: replaced(
+        "qconv2", layer("qconv2", "QuantConv2DTranspose", kernel=1, inputs=SIGN)
+    ),
+    "BNN010": lambda: replaced(
+        "qconv2", layer("qconv2", kernel=1, inputs=QuantizerRecord("ste_heaviside", 1))
+    ),
+    "BNN011": lambda: replaced("qconv2", layer("qconv2", kernel=1, inputs=SIGN, constraint=None)),
 }
 
 
@@ -195,8 +209,12 @@ def test_activation_quantizer_straight_into_a_layer_is_not_flagged():
 
 def test_rules_look_inside_nested_models():
     inner = LayerRecord(
-        "block", "Functional", layers=(layer("inner_q", kernel=1, inputs=SIGN, constraint=None),
-                                       layer("inner_bn", "BatchNormalization")),
+        "block",
+        "Functional",
+        layers=(
+            layer("inner_q", kernel=1, inputs=SIGN, constraint=None),
+            layer("inner_bn", "BatchNormalization"),
+        ),
     )
     record = model(layer("conv_fp", "Conv2D", kernel=32), inner, layer("head", "Dense", kernel=32))
     assert [(f.code, f.layer) for f in au.find_problems(record)] == [("BNN011", "inner_q")]
@@ -213,8 +231,15 @@ TOTALS = {
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("2MiB", 2 * 1024**2), ("500KiB", 500 * 1024), ("1.5MB", 1_500_000), ("1200", 1200),
-     ("10 B", 10), ("3GiB", 3 * 1024**3), ("2kB", 2000)],
+    [
+        ("2MiB", 2 * 1024**2),
+        ("500KiB", 500 * 1024),
+        ("1.5MB", 1_500_000),
+        ("1200", 1200),
+        ("10 B", 10),
+        ("3GiB", 3 * 1024**3),
+        ("2kB", 2000),
+    ],
 )
 def test_parse_size(text, expected):
     assert au.parse_size(text) == expected
@@ -245,7 +270,9 @@ def test_budgets_pass_and_fail():
     bad = au.audit(record, TOTALS, au.Budgets(max_memory=2 * 1024**2, max_fp_params=499))
     assert not bad.passed
     assert [(b.name, b.passed) for b in bad.budgets] == [
-        ("max_memory", False), ("max_fp_params", False)]
+        ("max_memory", False),
+        ("max_fp_params", False),
+    ]
     ratio = au.audit(record, TOTALS, au.Budgets(min_binarized_macs=0.8))
     assert not ratio.passed
 
@@ -271,7 +298,8 @@ def test_deployed_size_budget_needs_a_deployment():
     record = model(*clean_layers())
     result = au.audit(record, None, au.Budgets(max_deployed_size=999), deployment=FakeDeployment())
     assert [(b.name, b.actual, b.passed) for b in result.budgets] == [
-        ("max_deployed_size", 1000, False)]
+        ("max_deployed_size", 1000, False)
+    ]
     with pytest.raises(BnnstatError, match="--target lce"):
         au.audit(record, None, au.Budgets(max_deployed_size=999))
 
@@ -297,5 +325,8 @@ def test_text_rendering_mentions_everything():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=2 * 1024**2))
     text = au.render_text(result, "x.h5")
     assert "FAIL  max_memory" in text and "3.00 MiB" in text and "2.00 MiB" in text
-    assert "BNN003 error" in text and "hint:" in text and text.endswith(
-        "result: FAILED (1 budget(s) broken, 1 error(s), 0 warning(s), 0 info)")
+    assert (
+        "BNN003 error" in text
+        and "hint:" in text
+        and text.endswith("result: FAILED (1 budget(s) broken, 1 error(s), 0 warning(s), 0 info)")
+    )

@@ -1,0 +1,305 @@
+"""Matplotlib figures: quantizers (forward and pseudo-gradient), a model's cost by precision, and
+Bop flip statistics.
+
+Every function returns a `matplotlib.figure.Figure` built without `pyplot` (no global state, no
+GUI backend needed); `save_figure` writes it as PNG, SVG or PDF. Matplotlib and TensorFlow are
+imported inside the functions, so importing this module is cheap.
+
+Quantizer curves are *measured*, not re-typed: the quantizer runs on a grid of inputs and its
+pseudo-gradient is what `tf.GradientTape` returns for ``sum(q(x))``, i.e. \\(\\partial q_i /
+\\partial x_i\\) with an incoming gradient of 1. The grid is fed as one column of shape (n, 1), so
+per-channel quantizers such as ``magnitude_aware_sign`` use the mean \\(|x|\\) over the plotted
+range as their scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bnnstat.errors import BnnstatError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.figure import Figure
+
+# Larq's built-in quantizers by their string alias (NoOp needs a precision and is the identity).
+BUILTIN_QUANTIZERS: tuple[str, ...] = (
+    "ste_sign",
+    "approx_sign",
+    "swish_sign",
+    "magnitude_aware_sign",
+    "ste_heaviside",
+    "ste_tern",
+    "dorefa_quantizer",
+)
+IMAGE_FORMATS = (".png", ".svg", ".pdf")
+BIT_COLORS = {1: "#1f77b4", 2: "#ff7f0e", 4: "#2ca02c", 8: "#9467bd", 16: "#8c564b", 32: "#d62728"}
+
+
+@dataclass(frozen=True)
+class QuantizerCurve:
+    """A quantizer sampled on a grid: inputs `x`, outputs `forward`, pseudo-gradient `gradient`."""
+
+    name: str
+    x: np.ndarray
+    forward: np.ndarray
+    gradient: np.ndarray
+
+
+def _resolve_quantizer(identifier: Any) -> tuple[str, Any]:
+    from bnnstat import quantizers
+
+    try:
+        quantizer = quantizers.get(identifier)
+    except ValueError as error:
+        known = ", ".join(BUILTIN_QUANTIZERS)
+        raise BnnstatError(f"unknown quantizer {identifier!r}; built-ins: {known}") from error
+    if quantizer is None:
+        raise BnnstatError("no quantizer given (None)")
+    name = identifier if isinstance(identifier, str) else _display_name(quantizer)
+    return name, quantizer
+
+
+def _display_name(quantizer: Any) -> str:
+    return getattr(quantizer, "__name__", None) or type(quantizer).__name__
+
+
+def quantizer_curve(
+    identifier: Any, x_range: tuple[float, float] = (-2.0, 2.0), num: int = 801
+) -> QuantizerCurve:
+    """Run a quantizer (alias, class name, config dict or callable) on `num` points of
+    `x_range` and record its output and its autodiff pseudo-gradient."""
+    import numpy as np
+    import tensorflow as tf
+
+    low, high = _check_range(x_range)
+    name, quantizer = _resolve_quantizer(identifier)
+    x = tf.constant(np.linspace(low, high, num, dtype=np.float32).reshape(-1, 1))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.convert_to_tensor(quantizer(x))
+    gradient = tape.gradient(y, x)
+    if gradient is None:  # a quantizer that cuts the gradient everywhere
+        gradient = tf.zeros_like(x)
+    return QuantizerCurve(
+        name=name,
+        x=x.numpy().ravel(),
+        forward=np.asarray(y, dtype=np.float64).ravel(),
+        gradient=np.asarray(gradient, dtype=np.float64).ravel(),
+    )
+
+
+def _check_range(x_range: Sequence[float]) -> tuple[float, float]:
+    low, high = (float(v) for v in x_range)
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise BnnstatError(f"invalid range {low} {high}: need finite LO < HI")
+    return low, high
+
+
+def plot_quantizer(
+    quantizers: Any,
+    x_range: tuple[float, float] = (-2.0, 2.0),
+    overlay: bool = False,
+    num: int = 801,
+) -> Figure:
+    """Plot quantizers' forward functions and pseudo-gradients.
+
+    `quantizers` is one identifier or a list of them (``"ste_sign"``, ``SteSign()``, a
+    function...). Default: one panel per quantizer, forward (solid) and pseudo-gradient (dashed)
+    together. ``overlay=True``: two panels, all forward functions in one and all
+    pseudo-gradients in the other.
+    """
+    identifiers = (
+        [quantizers] if isinstance(quantizers, str) or callable(quantizers) else list(quantizers)
+    )
+    if not identifiers:
+        raise BnnstatError("no quantizer to plot")
+    curves = [quantizer_curve(q, x_range, num) for q in identifiers]
+    return _overlay_figure(curves) if overlay else _panel_figure(curves)
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _panel_figure(curves: list[QuantizerCurve]) -> Figure:
+    columns = min(4, len(curves))
+    rows = math.ceil(len(curves) / columns)
+    figure = _new_figure(3.6 * columns, 3.0 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for ax, curve in zip(axes.flat, curves, strict=False):
+        ax.plot(curve.x, curve.forward, color="#1f77b4", label="forward $q(x)$")
+        ax.plot(
+            curve.x,
+            curve.gradient,
+            "--",
+            color="#d62728",
+            label=r"pseudo-gradient $\partial q/\partial x$",
+        )
+        _style_axes(ax, curve.name, "x", "value")
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(loc="upper left", fontsize="small")
+    if len(curves) > 1:
+        figure.suptitle("Quantizers: forward pass and pseudo-gradient")
+    return figure
+
+
+def _overlay_figure(curves: list[QuantizerCurve]) -> Figure:
+    figure = _new_figure(11, 4)
+    forward_ax, gradient_ax = figure.subplots(1, 2)
+    for curve in curves:
+        forward_ax.plot(curve.x, curve.forward, label=curve.name)
+        gradient_ax.plot(curve.x, curve.gradient, label=curve.name)
+    _style_axes(forward_ax, "forward $q(x)$", "x", "q(x)")
+    _style_axes(gradient_ax, r"pseudo-gradient $\partial q/\partial x$", "x", "dq/dx")
+    gradient_ax.legend(fontsize="small")
+    return figure
+
+
+def _style_axes(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.grid(alpha=0.3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model cost by precision
+
+
+def _bits_key(key: Any) -> int:
+    return int(key)
+
+
+def model_cost_by_precision(
+    profile_json: Mapping[str, Any],
+) -> list[tuple[str, dict[int, int], dict[int, int]]]:
+    """Per top-level layer: (name, memory bits by bit width, MACs by precision), from the
+    summary JSON (``report.to_json``). Memory for bit width b is b x the b-bit parameter count."""
+    rows = []
+    for layer in profile_json["layers"]:
+        memory = {
+            _bits_key(bits): _bits_key(bits) * int(count)
+            for bits, count in (layer.get("params_by_bitwidth") or {}).items()
+            if int(count)
+        }
+        macs = {
+            _bits_key(bits): int(count)
+            for bits, count in (layer.get("macs_by_precision") or {}).items()
+            if int(count)
+        }
+        rows.append((layer["name"], memory, macs))
+    return rows
+
+
+def plot_model(profile: Any, title: str | None = None) -> Figure:
+    """Horizontal stacked bars per layer: weight memory (KiB) and MACs, split by precision.
+
+    `profile` is a `ModelProfile` or its JSON dict. Layers with neither weights nor MACs are left
+    out; a note in the title says how many.
+    """
+    data = profile if isinstance(profile, Mapping) else _profile_json(profile)
+    rows = [row for row in model_cost_by_precision(data) if row[1] or row[2]]
+    if not rows:
+        raise BnnstatError(f"model {data.get('model')!r} has no weights and no MACs to plot")
+    names = [row[0] for row in rows]
+    bits = sorted({b for _, memory, macs in rows for b in (*memory, *macs)})
+    figure = _new_figure(12, 1.2 + 0.32 * len(rows))
+    memory_ax, macs_ax = figure.subplots(1, 2, sharey=True)
+    positions = list(range(len(rows)))
+    for panel, ax, scale in ((1, memory_ax, 8 * 1024), (2, macs_ax, 1)):
+        left = [0.0] * len(rows)
+        for b in bits:
+            widths = [row[panel].get(b, 0) / scale for row in rows]
+            if any(widths):
+                ax.barh(positions, widths, left=left, color=BIT_COLORS.get(b), label=f"{b}-bit")
+                left = [a + w for a, w in zip(left, widths, strict=True)]
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize="small", loc="lower right")
+    memory_ax.set_yticks(positions, names, fontsize="small")
+    memory_ax.invert_yaxis()
+    memory_ax.set_xlabel("weight memory (KiB)")
+    memory_ax.set_title("Memory by weight bit width")
+    macs_ax.set_xlabel("MACs")
+    macs_ax.set_title("MACs by precision")
+    skipped = len(data["layers"]) - len(rows)
+    suffix = f" ({skipped} layers without weights or MACs not shown)" if skipped else ""
+    figure.suptitle((title or str(data.get("model", "model"))) + suffix)
+    return figure
+
+
+def _profile_json(profile: Any) -> Mapping[str, Any]:
+    from bnnstat.inspect import report
+
+    return report.to_json(profile)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flip statistics
+
+
+def plot_flip_ratios(series: Mapping[str, Sequence[tuple[float, float]]], title: str) -> Figure:
+    """Line plot of flip ratio against epoch, one line per layer: `series[layer]` is a list of
+    (epoch, ratio) points."""
+    if not series:
+        raise BnnstatError("no flip statistics to plot")
+    figure = _new_figure(8, 4.5)
+    ax = figure.subplots()
+    for layer, points in series.items():
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
+        ax.plot(xs, ys, marker="o" if len(points) < 30 else None, label=layer)
+    _style_axes(ax, title, "epoch", "share of binary weights flipped")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize="small")
+    return figure
+
+
+def plot_threshold_ratios(
+    ratios: Mapping[str, np.ndarray], title: str = "Bop: |m| / threshold per layer"
+) -> Figure:
+    """Histogram (log scale) of |m|/threshold per binary layer: values >= 1 flip (given the sign
+    of w*m) at the next step."""
+    import numpy as np
+
+    if not ratios:
+        raise BnnstatError("no Bop state to plot")
+    figure = _new_figure(8, 4.5)
+    ax = figure.subplots()
+    values = [
+        np.log10(np.maximum(np.asarray(r, dtype=np.float64).ravel(), 1e-12))
+        for r in ratios.values()
+    ]
+    ax.hist(values, bins=40, label=list(ratios), histtype="step")
+    ax.axvline(0, color="black", linestyle="--", linewidth=1)
+    _style_axes(ax, title, "log10(|m| / threshold)", "weights")
+    ax.legend(fontsize="small")
+    return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving
+
+
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    """Write `figure` to `path`; the format follows the extension (.png, .svg or .pdf)."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in IMAGE_FORMATS:
+        raise BnnstatError(
+            f"{target}: unsupported image format {suffix or '(none)'!r}; use .png, .svg or .pdf"
+        )
+    try:
+        figure.savefig(target, format=suffix[1:])
+    except OSError as error:
+        raise BnnstatError(f"{target}: cannot write image: {error.strerror or error}") from error
+    return target

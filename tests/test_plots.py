@@ -1,0 +1,203 @@
+"""Quantizer and model plots: data equals autodiff, files are real images, CLI and errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from bnnstat import plots
+from bnnstat.cli import main
+from bnnstat.errors import BnnstatError
+from tests.conftest import REPO
+
+
+def _per_point_autodiff(tf, name, x):
+    """d q(x_i) / d x_i computed point by point (one scalar input at a time)."""
+    from bnnstat import quantizers
+
+    quantizer = quantizers.get(name)
+    grads = []
+    for value in x:
+        point = tf.constant([[value]], dtype=tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            out = quantizer(point)
+        grads.append(float(tape.gradient(out, point)[0, 0]))
+    return np.array(grads)
+
+
+@pytest.mark.parametrize(
+    "name", ["ste_sign", "approx_sign", "swish_sign", "ste_tern", "dorefa_quantizer"]
+)
+def test_plotted_gradient_equals_autodiff(tf, name):
+    figure = plots.plot_quantizer([name], x_range=(-1.5, 1.5), num=31)
+    forward_line, gradient_line = figure.axes[0].lines[:2]
+    x = gradient_line.get_xdata()
+    assert np.allclose(x, np.linspace(-1.5, 1.5, 31))
+    expected = _per_point_autodiff(tf, name, x)
+    np.testing.assert_allclose(gradient_line.get_ydata(), expected, rtol=1e-5, atol=1e-6)
+    assert figure.axes[0].get_title() == name
+
+
+def test_curves_match_documented_formulas(tf):
+    x = np.linspace(-2, 2, 81)
+    approx = plots.quantizer_curve("approx_sign", (-2, 2), 81)
+    expected = np.where(np.abs(x) <= 1, 2 - 2 * np.abs(x), 0)
+    np.testing.assert_allclose(approx.gradient, expected, atol=1e-5)
+    np.testing.assert_array_equal(approx.forward, np.where(x >= 0, 1, -1))
+    swish = plots.quantizer_curve("swish_sign", (-2, 2), 81)
+    bx = 5 * x
+    expected = 5 * (2 - bx * np.tanh(bx / 2)) / (1 + np.cosh(bx))
+    np.testing.assert_allclose(swish.gradient, expected, rtol=1e-4, atol=1e-5)
+    ste = plots.quantizer_curve("ste_sign", (-2, 2), 81)
+    np.testing.assert_array_equal(ste.gradient, (np.abs(x.astype(np.float32)) <= 1).astype(float))
+
+
+def test_overlay_has_one_line_per_quantizer(tf):
+    figure = plots.plot_quantizer(["ste_sign", "approx_sign", "SteTern"], overlay=True, num=11)
+    forward_ax, gradient_ax = figure.axes
+    assert [
+        line.get_label() for line in gradient_ax.lines if not line.get_label().startswith("_")
+    ] == [
+        "ste_sign",
+        "approx_sign",
+        "SteTern",
+    ]
+    assert gradient_ax.get_xlabel() == "x" and forward_ax.get_title().startswith("forward")
+
+
+def test_all_builtins_and_hidden_spare_panels(tf):
+    figure = plots.plot_quantizer(plots.BUILTIN_QUANTIZERS, num=21)
+    visible = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == list(plots.BUILTIN_QUANTIZERS)
+
+
+def test_bad_quantizer_and_range(tf):
+    with pytest.raises(BnnstatError, match="unknown quantizer 'nope'"):
+        plots.plot_quantizer(["nope"])
+    with pytest.raises(BnnstatError, match="invalid range"):
+        plots.plot_quantizer(["ste_sign"], x_range=(1, -1))
+
+
+def _check_image(path, min_size=(300, 200)):
+    assert path.stat().st_size > 5_000
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.size[0] >= min_size[0] and image.size[1] >= min_size[1]
+        return image.size
+
+
+@pytest.mark.parametrize(
+    "suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")]
+)
+def test_cli_writes_each_format(tf, tmp_path, suffix, magic):
+    out = tmp_path / f"q{suffix}"
+    result = CliRunner().invoke(
+        main, ["plot", "quantizer", "ste_sign", "approx_sign", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(magic)
+    if suffix == ".png":
+        assert _check_image(out) == (720, 300)
+
+
+def test_cli_all_overlay_range(tf, tmp_path):
+    out = tmp_path / "all.png"
+    result = CliRunner().invoke(
+        main, ["plot", "quantizer", "--all", "--overlay", "--range", "-3", "3", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "7 quantizer(s)" in result.output
+    _check_image(out)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["plot", "quantizer", "ste_sign", "-o", "x.gif"], "unsupported image format '.gif'"),
+        (["plot", "quantizer", "-o", "x.png"], "name at least one quantizer"),
+        (["plot", "quantizer", "bogus", "-o", "x.png"], "unknown quantizer 'bogus'"),
+        (["plot", "quantizer", "ste_sign", "--range", "2", "1", "-o", "x.png"], "invalid range"),
+    ],
+)
+def test_cli_bad_input_exits_2(tf, tmp_path, args, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_subprocess(tmp_path):
+    out = tmp_path / "sub.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "plot", "quantizer", "ste_tern", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    _check_image(out)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bnnstat",
+            "plot",
+            "quantizer",
+            "ste_sign",
+            "-o",
+            str(out.with_suffix(".txt")),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0 and "unsupported image format" in bad.stderr
+
+
+PROFILE_JSON = {
+    "model": "toy",
+    "layers": [
+        {"name": "conv", "params_by_bitwidth": {"32": 864}, "macs_by_precision": {"32": 10000}},
+        {"name": "flatten", "params_by_bitwidth": {}, "macs_by_precision": {}},
+        {
+            "name": "qconv",
+            "params_by_bitwidth": {"1": 8192, "32": 64},
+            "macs_by_precision": {"1": 50000, "32": 0},
+        },
+        {"name": "head", "params_by_bitwidth": {"32": 100}, "macs_by_precision": None},
+    ],
+}
+
+
+def test_model_cost_split_by_precision():
+    rows = plots.model_cost_by_precision(PROFILE_JSON)
+    assert rows[2] == ("qconv", {1: 8192, 32: 64 * 32}, {1: 50000})
+    assert rows[1] == ("flatten", {}, {})
+
+
+def test_plot_model_bars(tmp_path):
+    figure = plots.plot_model(PROFILE_JSON)
+    memory_ax, macs_ax = figure.axes
+    # one bar per (bit width, shown layer): 1-bit then 32-bit, for conv, qconv, head
+    widths = [round(p.get_width() * 8 * 1024) for p in memory_ax.patches]
+    assert widths == [0, 8192, 0, 864 * 32, 64 * 32, 100 * 32]
+    assert [t.get_text() for t in memory_ax.get_legend().get_texts()] == ["1-bit", "32-bit"]
+    assert [t.get_text() for t in memory_ax.get_yticklabels()] == ["conv", "qconv", "head"]
+    assert [round(p.get_width()) for p in macs_ax.patches] == [0, 50000, 0, 10000, 0, 0]
+    assert "1 layers without weights" in figure._suptitle.get_text()
+    out = plots.save_figure(figure, tmp_path / "model.png")
+    _check_image(out)
+
+
+def test_plot_model_nothing_to_plot():
+    with pytest.raises(BnnstatError, match="no weights and no MACs"):
+        plots.plot_model({"model": "empty", "layers": [{"name": "x"}]})
