@@ -148,7 +148,7 @@ _NO_MAC_REASONS: dict[str, tuple[str, ...]] = {
     "element-wise maximum": ("Maximum",),
     "element-wise minimum": ("Minimum",),
     "concatenation": ("Concatenate",),
-    "pooling without weights (comparisons or additions only)": (
+    "pooling (no weights)": (
         "GlobalAveragePooling1D",
         "GlobalAveragePooling2D",
         "GlobalAveragePooling3D",
@@ -664,10 +664,12 @@ def explain(
             )
         elif name in NO_MAC_REASON:
             parts.append(f"{NO_MAC_REASON[name]}: no MACs")
+        elif name in LARQ_COUNTED_CLASSES and layer.output_shape and pixels is None:
+            rank = len(layer.output_shape)
+            counted = "" if ext_total is None else f"; bnnstat counts {ext_total} MACs"
+            parts.append(f"Larq cannot count {rank}-D outputs{counted}")
         elif ext_total is not None:
             parts.append(f"{name} is not counted by Larq; bnnstat counts {ext_total} MACs")
-        elif name in LARQ_COUNTED_CLASSES and layer.output_shape and pixels is None:
-            parts.append(f"Larq cannot count {len(layer.output_shape)}-D outputs")
     elif ext is not None and ext_total != _sum_macs(larq):
         parts.append(f"bnnstat counts {ext_total} MACs here ({_difference(layer)})")
     if layer.output_shape and any(d is None for d in layer.output_shape[1:]) and larq:
