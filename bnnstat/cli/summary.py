@@ -37,8 +37,13 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         return read(path, precision)
     if precision:
         raise BnnstatError("--precision only applies to --engine static")
+    try:
+        from bnnstat.loading import load_model
+    except ModuleNotFoundError as error:
+        if error.name != "bnnstat.loading":
+            raise
+        raise BnnstatError("--engine keras not available: bnnstat.loading is missing") from error
     from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load_model
 
     return record(load_model(path))
 
