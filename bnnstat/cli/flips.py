@@ -1,0 +1,90 @@
+"""`bnnstat flips`: sign flips of binary weights between checkpoints, from a FlipStatistics log,
+or how close weights are to flipping according to Bop's optimizer state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from bnnstat.cli._common import emit, reports_user_errors
+from bnnstat.errors import BnnstatError
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a plot (.png/.svg/.pdf): flip ratio per epoch (log) or |m|/threshold.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file instead of stdout.",
+)
+@reports_user_errors
+def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Path | None) -> None:
+    """Flip statistics of binary (precision-1) weights.
+
+    \b
+    bnnstat flips BEFORE AFTER   sign flips per binary layer between two checkpoints
+    bnnstat flips LOG            a FlipStatistics log (JSON lines or CSV), per epoch
+    bnnstat flips MODEL.keras    Bop state: |m| / threshold per binary layer
+    """
+    from bnnstat.inspect import flips as fl
+
+    if plot_path is not None:
+        _check_image_suffix(plot_path)
+    if len(paths) == 2:
+        if plot_path is not None:
+            raise BnnstatError("--plot applies to a log or a .keras file, not to two checkpoints")
+        result = fl.compare_checkpoints(*paths)
+        text = fl.render_checkpoints(result)
+    elif len(paths) == 1 and _is_model_file(paths[0]):
+        result = fl.bop_state(paths[0])
+        text = fl.render_bop_state(result)
+        if plot_path is not None:
+            _save_threshold_plot(fl, paths[0], plot_path)
+    elif len(paths) == 1:
+        result = fl.log_flips(paths[0])
+        text = fl.render_log(result)
+        if plot_path is not None:
+            from bnnstat import plots
+
+            figure = plots.plot_flip_ratios(
+                result.series(), f"Flip ratio per epoch: {paths[0].name}"
+            )
+            plots.save_figure(figure, plot_path)
+    else:
+        raise BnnstatError("give two checkpoints, one FlipStatistics log, or one .keras file")
+    emit(json.dumps(result.to_json(), indent=2) if fmt == "json" else text, output)
+
+
+def _is_model_file(path: Path) -> bool:
+    from bnnstat.inspect.flips import _sniff
+
+    return _sniff(path) in ("h5", "keras")
+
+
+def _check_image_suffix(path: Path) -> None:
+    from bnnstat.plots import IMAGE_FORMATS
+
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        raise BnnstatError(
+            f"{path}: unsupported image format {path.suffix or '(none)'!r}; use .png, .svg or .pdf"
+        )
+
+
+def _save_threshold_plot(fl: object, model_path: Path, plot_path: Path) -> None:
+    from bnnstat import plots
+
+    ratios = fl.bop_ratios(model_path)  # type: ignore[attr-defined]
+    plots.save_figure(plots.plot_threshold_ratios(ratios), plot_path)

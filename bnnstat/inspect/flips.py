@@ -1,0 +1,577 @@
+"""Flip statistics for binary weights: between two checkpoints, from a `FlipStatistics` log, and
+from Bop's optimizer state.
+
+- **Checkpoints**: for every layer with precision-1 weights, the number of weights whose sign
+  differs between two saved files, \\(\\sum_i [\\mathrm{sign}(w^{a}_i) \\ne
+  \\mathrm{sign}(w^{b}_i)]\\) with \\(\\mathrm{sign}(0) = +1\\), out of the layer's binary weights.
+  Weight values are read with h5py only (read-only; no TensorFlow, nothing in the file executed).
+- **Logs** written by `bnnstat.callbacks.FlipStatistics` (JSON lines or CSV with the fields
+  ``epoch, step, layer, flipped, total, ratio``): per epoch and layer, flipped is summed over the
+  epoch's records and the ratio is ``flipped / total`` (flip events per binary weight).
+- **Bop state**: Bop flips \\(w\\) when \\(w \\cdot m > \\tau\\) (threshold), so
+  \\(|m| / \\tau\\) tells how close each weight is to flipping: at or above 1 it flips as soon as
+  \\(m\\) has the sign of \\(w\\).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bnnstat.errors import BnnstatError
+from bnnstat.inspect.records import LayerRecord, ModelRecord
+
+if TYPE_CHECKING:
+    import numpy as np
+
+LOG_FIELDS = ("epoch", "step", "layer", "flipped", "total", "ratio")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class LayerFlips:
+    """Flips in one layer: `flipped` of its `total` binary weights."""
+
+    layer: str
+    flipped: int
+    total: int
+
+    @property
+    def ratio(self) -> float:
+        return self.flipped / self.total if self.total else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "flipped": self.flipped,
+            "total": self.total,
+            "ratio": self.ratio,
+        }
+
+
+def _sum(layers: Sequence[LayerFlips]) -> LayerFlips:
+    return LayerFlips("total", sum(x.flipped for x in layers), sum(x.total for x in layers))
+
+
+@dataclass(frozen=True)
+class CheckpointFlips:
+    """Sign flips of every binary layer between checkpoints `before` and `after`."""
+
+    before: str
+    after: str
+    layers: tuple[LayerFlips, ...]
+
+    @property
+    def total(self) -> LayerFlips:
+        return _sum(self.layers)
+
+    def to_json(self) -> dict[str, Any]:
+        total = self.total
+        return {
+            "kind": "checkpoints",
+            "before": self.before,
+            "after": self.after,
+            "layers": [x.to_json() for x in self.layers],
+            "flipped": total.flipped,
+            "total": total.total,
+            "ratio": total.ratio,
+        }
+
+
+@dataclass(frozen=True)
+class EpochFlips:
+    """Flips of one epoch of a log, per layer."""
+
+    epoch: int
+    layers: tuple[LayerFlips, ...]
+
+    @property
+    def total(self) -> LayerFlips:
+        return _sum(self.layers)
+
+
+@dataclass(frozen=True)
+class LogFlips:
+    """A `FlipStatistics` log, aggregated per epoch."""
+
+    source: str
+    layers: tuple[str, ...]
+    epochs: tuple[EpochFlips, ...]
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        """`{layer: [(epoch, ratio), ...]}` for plotting."""
+        result: dict[str, list[tuple[float, float]]] = {name: [] for name in self.layers}
+        for epoch in self.epochs:
+            for entry in epoch.layers:
+                result[entry.layer].append((epoch.epoch, entry.ratio))
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "log",
+            "source": self.source,
+            "layers": list(self.layers),
+            "epochs": [
+                {
+                    "epoch": e.epoch,
+                    "layers": [x.to_json() for x in e.layers],
+                    "flipped": e.total.flipped,
+                    "total": e.total.total,
+                    "ratio": e.total.ratio,
+                }
+                for e in self.epochs
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class LayerThresholds:
+    """Distribution of |m| / threshold over one binary layer's weights."""
+
+    layer: str
+    total: int
+    quantiles: dict[str, float]
+    at_or_above: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer,
+            "total": self.total,
+            "quantiles": dict(self.quantiles),
+            "at_or_above_threshold": self.at_or_above,
+            "share_at_or_above_threshold": self.at_or_above / self.total if self.total else 0.0,
+        }
+
+
+@dataclass(frozen=True)
+class BopState:
+    """How close binary weights are to flipping, from Bop's moving averages `m`."""
+
+    source: str
+    threshold: float
+    layers: tuple[LayerThresholds, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "bop_state",
+            "source": self.source,
+            "threshold": self.threshold,
+            "layers": [x.to_json() for x in self.layers],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure computations
+
+
+def sign_flips(before: np.ndarray, after: np.ndarray) -> int:
+    """Number of positions where sign(before) != sign(after), with sign(0) = +1."""
+    import numpy as np
+
+    return int(np.count_nonzero((np.asarray(before) >= 0) != (np.asarray(after) >= 0)))
+
+
+def count_flips(
+    before: Mapping[str, Sequence[np.ndarray]],
+    after: Mapping[str, Sequence[np.ndarray]],
+    before_name: str = "before",
+    after_name: str = "after",
+) -> CheckpointFlips:
+    """Flips per layer between two `{layer: [binary weight arrays]}` mappings (same layers,
+    same shapes, else `BnnstatError`)."""
+    if list(before) != list(after):
+        raise BnnstatError(
+            f"{before_name} and {after_name} are not the same architecture: binary layers "
+            f"{list(before)} vs {list(after)}"
+        )
+    layers = []
+    for name, arrays in before.items():
+        others = after[name]
+        shapes_a = [tuple(a.shape) for a in arrays]
+        shapes_b = [tuple(b.shape) for b in others]
+        if shapes_a != shapes_b:
+            raise BnnstatError(
+                f"{before_name} and {after_name} are not the same architecture: layer {name!r} "
+                f"has binary weights of shapes {shapes_a} vs {shapes_b}"
+            )
+        flipped = sum(sign_flips(a, b) for a, b in zip(arrays, others, strict=True))
+        total = sum(int(a.size) for a in arrays)
+        layers.append(LayerFlips(name, flipped, total))
+    return CheckpointFlips(before_name, after_name, tuple(layers))
+
+
+def threshold_ratios(m: np.ndarray, threshold: float) -> np.ndarray:
+    """|m| / threshold, element-wise."""
+    import numpy as np
+
+    if not threshold > 0:
+        raise BnnstatError(f"Bop threshold must be positive to compare against, got {threshold}")
+    return np.abs(np.asarray(m, dtype=np.float64)) / threshold
+
+
+def summarize_ratios(layer: str, ratios: np.ndarray) -> LayerThresholds:
+    import numpy as np
+
+    values = np.asarray(ratios, dtype=np.float64).ravel()
+    levels = {"min": 0.0, "p10": 0.1, "p50": 0.5, "p90": 0.9, "max": 1.0}
+    quantiles = {k: float(np.quantile(values, q)) for k, q in levels.items()} if values.size else {}
+    return LayerThresholds(layer, int(values.size), quantiles, int(np.count_nonzero(values >= 1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading weight values with h5py
+
+
+def _sniff(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except FileNotFoundError:
+        raise BnnstatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BnnstatError(f"{path}: is a directory, not a model file") from None
+    except OSError as error:
+        raise BnnstatError(f"{path}: cannot read: {error.strerror}") from None
+    if head.startswith(_HDF5_SIGNATURE):
+        return "h5"
+    if head.startswith(_ZIP_SIGNATURE):
+        return "keras"
+    return "other"
+
+
+@contextmanager
+def _open_weights(path: Path) -> Iterator[Any]:
+    """The HDF5 weights of a `.h5` or `.keras` file, opened read-only."""
+    import h5py
+
+    kind = _sniff(path)
+    try:
+        if kind == "h5":
+            with h5py.File(path, "r") as handle:
+                yield handle
+        elif kind == "keras":
+            with zipfile.ZipFile(path) as archive:
+                if "model.weights.h5" not in archive.namelist():
+                    raise BnnstatError(f"{path}: .keras archive has no model.weights.h5")
+                data = io.BytesIO(archive.read("model.weights.h5"))
+            with h5py.File(data, "r") as handle:
+                yield handle
+        else:
+            raise BnnstatError(f"{path}: not an HDF5 (.h5) or .keras model file")
+    except (OSError, zipfile.BadZipFile, KeyError) as error:
+        raise BnnstatError(f"{path}: cannot read weights ({error})") from None
+
+
+def _decode(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _legacy_values(group: Any) -> dict[str, list[tuple[str | None, np.ndarray]]]:
+    """Keras 2 / legacy-h5 layout: `{sub-layer name: [(weight name, values), ...]}`."""
+    import numpy as np
+
+    table: dict[str, list[tuple[str | None, np.ndarray]]] = {}
+    for layer_name in (_decode(n) for n in group.attrs.get("layer_names", [])):
+        layer_group = group[layer_name]
+        for full in (_decode(n) for n in layer_group.attrs.get("weight_names", [])):
+            parts = full.split("/")
+            owner = parts[-2] if len(parts) >= 2 else layer_name
+            short = parts[-1].split(":", 1)[0]
+            table.setdefault(owner, []).append((short, np.asarray(layer_group[full][()])))
+    return table
+
+
+def _keras3_values(group: Any, table: dict[str, list[tuple[str | None, np.ndarray]]]) -> None:
+    """`.keras` layout: every `<object>/vars` group named after its layer, vars numbered 0..n."""
+    import numpy as np
+
+    if "vars" in group and "name" in group["vars"].attrs:
+        vars_group = group["vars"]
+        keys = sorted((k for k in vars_group if k.isdigit()), key=int)
+        name = _decode(vars_group.attrs["name"])
+        table.setdefault(name, [(None, np.asarray(vars_group[k][()])) for k in keys])
+    for key in group:
+        if key not in ("vars", "optimizer") and hasattr(group[key], "keys"):
+            _keras3_values(group[key], table)
+
+
+def read_weight_values(path: str | Path) -> dict[str, list[tuple[str | None, np.ndarray]]]:
+    """All weight values by layer name: `(weight name, array)` pairs, the name None for `.keras`
+    files (which number the variables in creation order instead)."""
+    path = Path(path)
+    with _open_weights(path) as handle:
+        if "layer_names" in handle.attrs or "model_weights" in handle:
+            return _legacy_values(handle.get("model_weights", handle))
+        table: dict[str, list[tuple[str | None, np.ndarray]]] = {}
+        _keras3_values(handle, table)
+        return table
+
+
+def _binary_weights(
+    path: Path, record: ModelRecord, values: Mapping[str, list[tuple[str | None, np.ndarray]]]
+) -> dict[str, list[np.ndarray]]:
+    """`{layer: [values of its precision-1 weights]}` in model order."""
+    result: dict[str, list[np.ndarray]] = {}
+    for layer in record.walk():
+        wanted = [(i, w) for i, w in enumerate(layer.weights) if w.precision == 1]
+        if not wanted:
+            continue
+        stored = values.get(layer.name)
+        if stored is None:
+            raise BnnstatError(f"{path}: no stored weights for binary layer {layer.name!r}")
+        result[layer.name] = [_pick(path, layer, stored, i, w.name, w.shape) for i, w in wanted]
+    return result
+
+
+def _pick(
+    path: Path,
+    layer: LayerRecord,
+    stored: list[tuple[str | None, np.ndarray]],
+    index: int,
+    name: str,
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    by_name = [array for short, array in stored if short == name]
+    if by_name:
+        array = by_name[0]
+    elif index < len(stored) and stored[index][0] is None:
+        array = stored[index][1]
+    else:
+        raise BnnstatError(f"{path}: layer {layer.name!r} has no stored weight {name!r}")
+    if tuple(array.shape) != tuple(shape):
+        raise BnnstatError(
+            f"{path}: weight {name!r} of layer {layer.name!r} has shape {tuple(array.shape)}, "
+            f"expected {tuple(shape)}"
+        )
+    return array
+
+
+def binary_weight_values(path: str | Path) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
+    """The model record of `path` and the values of its binary (precision-1) weights."""
+    from bnnstat.inspect import file_reader
+
+    path = Path(path)
+    record = file_reader.read(path)
+    return record, _binary_weights(path, record, read_weight_values(path))
+
+
+def compare_checkpoints(before: str | Path, after: str | Path) -> CheckpointFlips:
+    """Sign flips per binary layer between two saved checkpoints of the same model.
+
+    "Same model" means the same layer classes with the same weight shapes, in the same order;
+    layer names may differ (Keras numbers auto-named layers per process) and the report uses the
+    names in `before`.
+    """
+    record_a, weights_a = binary_weight_values(before)
+    record_b, weights_b = binary_weight_values(after)
+    _same_architecture(Path(before), Path(after), record_a, record_b)
+    if not weights_a:
+        raise BnnstatError(f"{before}: no binary (precision-1) weights to compare")
+    renamed = dict(zip(weights_a, weights_b.values(), strict=True))
+    return count_flips(weights_a, renamed, str(before), str(after))
+
+
+def _same_architecture(a: Path, b: Path, record_a: ModelRecord, record_b: ModelRecord) -> None:
+    def describe(record: ModelRecord) -> list[tuple[str, str, list[tuple[int, ...]]]]:
+        return [(x.name, x.class_name, [w.shape for w in x.weights]) for x in record.walk()]
+
+    layers_a, layers_b = describe(record_a), describe(record_b)
+    for left, right in zip(layers_a, layers_b, strict=False):
+        if left[1:] != right[1:]:
+            raise BnnstatError(
+                f"{a} and {b} are not the same architecture: layer {left[0]!r} ({left[1]}, "
+                f"weights {left[2]}) vs {right[0]!r} ({right[1]}, weights {right[2]})"
+            )
+    if len(layers_a) != len(layers_b):
+        raise BnnstatError(
+            f"{a} and {b} are not the same architecture: {len(layers_a)} vs {len(layers_b)} "
+            "layers"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# FlipStatistics logs
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One record of a `FlipStatistics` log (`step` None for end-of-epoch records)."""
+
+    epoch: int
+    step: int | None
+    layer: str
+    flipped: int
+    total: int
+    ratio: float
+
+
+def _parse_entry(path: Path, where: str, raw: Mapping[str, Any]) -> LogEntry:
+    missing = [f for f in ("epoch", "layer", "flipped", "total") if raw.get(f) in (None, "")]
+    if missing:
+        raise BnnstatError(f"{path}: {where}: missing field(s) {', '.join(missing)}")
+    try:
+        step = raw.get("step")
+        entry = LogEntry(
+            epoch=int(raw["epoch"]),
+            step=None if step in (None, "") else int(step),
+            layer=str(raw["layer"]),
+            flipped=int(raw["flipped"]),
+            total=int(raw["total"]),
+            ratio=float(raw["ratio"]) if raw.get("ratio") not in (None, "") else math.nan,
+        )
+    except (TypeError, ValueError) as error:
+        raise BnnstatError(f"{path}: {where}: bad value ({error})") from None
+    if entry.total < 0 or not 0 <= entry.flipped <= max(entry.total, 0):
+        raise BnnstatError(f"{path}: {where}: flipped must be between 0 and total")
+    return entry
+
+
+def read_log(path: str | Path) -> list[LogEntry]:
+    """Parse a FlipStatistics log: JSON lines (one object per line) or CSV with a header."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BnnstatError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BnnstatError(f"{path}: cannot read as a text log ({error})") from None
+    if text.lstrip().startswith("{"):
+        entries = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise BnnstatError(f"{path}: line {number}: invalid JSON ({error.msg})") from None
+            if not isinstance(raw, dict):
+                raise BnnstatError(f"{path}: line {number}: expected a JSON object")
+            entries.append(_parse_entry(path, f"line {number}", raw))
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        header = reader.fieldnames or []
+        if not {"epoch", "layer", "flipped", "total"} <= set(header):
+            raise BnnstatError(
+                f"{path}: not a FlipStatistics log (JSON lines or CSV with columns "
+                f"{', '.join(LOG_FIELDS)})"
+            )
+        entries = [_parse_entry(path, f"row {n}", row) for n, row in enumerate(reader, start=2)]
+    if not entries:
+        raise BnnstatError(f"{path}: the log has no records")
+    return entries
+
+
+def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlips:
+    """Per epoch and layer: flipped summed over the epoch's records, total = the layer's binary
+    weight count (largest seen in the epoch)."""
+    layers: list[str] = []
+    per_epoch: dict[int, dict[str, list[int]]] = {}
+    for entry in entries:
+        if entry.layer not in layers:
+            layers.append(entry.layer)
+        counts = per_epoch.setdefault(entry.epoch, {}).setdefault(entry.layer, [0, 0])
+        counts[0] += entry.flipped
+        counts[1] = max(counts[1], entry.total)
+    epochs = tuple(
+        EpochFlips(
+            epoch, tuple(LayerFlips(name, *by_layer[name]) for name in layers if name in by_layer)
+        )
+        for epoch, by_layer in sorted(per_epoch.items())
+    )
+    return LogFlips(source, tuple(layers), epochs)
+
+
+def log_flips(path: str | Path) -> LogFlips:
+    return aggregate_log(read_log(path), str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text rendering
+
+
+def render_checkpoints(result: CheckpointFlips) -> str:
+    from tabulate import tabulate
+
+    rows = [[x.layer, x.flipped, x.total, f"{x.ratio:.4f}"] for x in result.layers]
+    total = result.total
+    rows.append(["Total", total.flipped, total.total, f"{total.ratio:.4f}"])
+    table = tabulate(
+        rows,
+        headers=["Layer", "Flipped", "Binary weights", "Ratio"],
+        tablefmt="simple",
+        colalign=("left", "right", "right", "right"),
+    )
+    return f"Sign flips from {result.before} to {result.after}\n{table}"
+
+
+def render_log(result: LogFlips) -> str:
+    from tabulate import tabulate
+
+    rows = []
+    for epoch in result.epochs:
+        ratios = {x.layer: f"{x.ratio:.4f}" for x in epoch.layers}
+        rows.append(
+            [epoch.epoch, *(ratios.get(n, "-") for n in result.layers), f"{epoch.total.ratio:.4f}"]
+        )
+    table = tabulate(
+        rows, headers=["Epoch", *result.layers, "All"], tablefmt="simple", disable_numparse=True
+    )
+    return f"Flip ratio per epoch ({result.source})\n{table}"
+
+
+def render_bop_state(result: BopState) -> str:
+    from tabulate import tabulate
+
+    rows = [
+        [
+            x.layer,
+            x.total,
+            *(f"{x.quantiles.get(k, math.nan):.3g}" for k in ("min", "p10", "p50", "p90", "max")),
+            x.at_or_above,
+            f"{x.at_or_above / x.total if x.total else 0:.4f}",
+        ]
+        for x in result.layers
+    ]
+    table = tabulate(
+        rows,
+        headers=["Layer", "Weights", "min", "p10", "median", "p90", "max", ">= 1", "Share >= 1"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
+    return (
+        f"Bop state of {result.source}: |m| / threshold (threshold {result.threshold:g}); "
+        f"weights at >= 1 flip once m has the sign of w\n{table}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Bop optimizer state
+
+
+def bop_ratios(path: str | Path) -> dict[str, np.ndarray]:
+    """`{binary layer: |m| / threshold}` from the Bop state saved in a `.keras` file."""
+    return _bop_state_arrays(Path(path))[1]
+
+
+def bop_state(path: str | Path) -> BopState:
+    """Distribution of |m| / threshold per binary layer, from a `.keras` file's Bop state."""
+    threshold, ratios = _bop_state_arrays(Path(path))
+    layers = tuple(summarize_ratios(name, values) for name, values in ratios.items())
+    return BopState(str(path), threshold, layers)
+
+
+def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
+    raise BnnstatError(f"{path}: reading Bop optimizer state is not supported yet")
