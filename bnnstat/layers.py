@@ -584,12 +584,6 @@ class _QuantSeparableConv(_PadValues, QuantizerBase):
 
     def _forward(self, inputs: Any, depthwise_kernel: Any, pointwise_kernel: Any) -> Any:
         inputs, padding = self._pad(inputs)
-        if padding == "causal":  # SeparableConv1D: left-pad, then 'valid'
-            left = self.dilation_rate[0] * (self.kernel_size[0] - 1)
-            widths = [[0, 0], [left, 0], [0, 0]]
-            if self.data_format == "channels_first":
-                widths = [[0, 0], [0, 0], [left, 0]]
-            inputs, padding = ops.pad(inputs, widths), "valid"
         return ops.separable_conv(
             inputs,
             depthwise_kernel,
