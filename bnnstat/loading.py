@@ -319,15 +319,17 @@ class _Keras2Loader:
             raise self.fail(
                 name, "Lambda layer holds Python code; load with safe_mode=False only if trusted"
             )
-        from keras.src.saving import serialization_lib
+        from keras.src.utils import python_utils
 
-        config = dict(entry["config"])
-        config.pop("batch_input_shape", None)
-        with serialization_lib.SafeModeScope(False):
-            try:
-                return keras.layers.Lambda.from_config(config)
-            except Exception as error:  # arbitrary user code: report, never crash
-                raise self.fail(name, f"cannot rebuild Lambda: {_first_line(error)}") from error
+        config = entry["config"]
+        if config.get("function_type") != "lambda":
+            raise self.fail(name, "Lambda wrapping a named Python function cannot be rebuilt")
+        code, defaults, closure = (list(config["function"]) + [None, None])[:3]
+        try:
+            function = python_utils.func_load(code, defaults=defaults, closure=closure)
+        except Exception as error:  # bytecode from another Python version, etc.
+            raise self.fail(name, f"cannot rebuild Lambda code: {_first_line(error)}") from error
+        return keras.layers.Lambda(function, name=name, arguments=config.get("arguments") or {})
 
     # -- weights -----------------------------------------------------------------------
     def assign_weights(self, model: keras.Model) -> None:

@@ -390,3 +390,31 @@ def test_keras3_files_load_through_keras(tf, tmp_path):
     bad = tmp_path / "broken.keras"
     bad.write_bytes((tmp_path / "m.keras").read_bytes()[:200])
     error_of(bad)
+
+
+def test_lambda_loads_only_with_safe_mode_false(tf, tmp_path):
+    from keras.src.utils import python_utils
+
+    from bnnstat import loading
+
+    code = python_utils.func_dump(lambda t: t * 2.0)
+    layers = [
+        input_layer("x", (4,)),
+        node(
+            "lam",
+            "Lambda",
+            {
+                "function": list(code),
+                "function_type": "lambda",
+                "module": "__main__",
+                "output_shape": None,
+                "output_shape_type": "raw",
+                "arguments": {},
+            },
+            [[["x", 0, 0, {}]]],
+        ),
+    ]
+    path = write_keras2_h5(tmp_path / "lambda_ok.h5", functional("m", layers, ["x"], ["lam"]))
+    assert "safe_mode" in error_of(path)
+    model = loading.load_model(path, safe_mode=False)
+    np.testing.assert_allclose(model.predict(np.ones((1, 4)), verbose=0), 2.0 * np.ones((1, 4)))
