@@ -7,6 +7,7 @@ Tests that never touch TensorFlow do not import it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -30,13 +31,12 @@ def configure_tensorflow():
 
     if not _tf_configured:
         cpus = tf.config.list_physical_devices("CPU")
-        try:
+        # RuntimeError: the runtime was already initialised by an earlier test; keep its devices.
+        with contextlib.suppress(RuntimeError):
             tf.config.set_logical_device_configuration(
                 cpus[0],
                 [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()],
             )
-        except RuntimeError:
-            pass  # the runtime was already initialised by an earlier import; keep its devices
         _tf_configured = True
     return tf
 
