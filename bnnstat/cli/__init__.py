@@ -20,9 +20,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "summary",
         "Per-layer and total parameters, memory and MACs by precision (Larq-exact).",
     ),
-    "plot": ("bnnstat.cli.plot", "plot", "Plot quantizers (forward and pseudo-gradient) or a model."),
-    "flips": ("bnnstat.cli.flips", "flips", "Bop flip statistics: checkpoints, logs, optimizer state."),
-    "audit": ("bnnstat.cli.audit", "audit", "Pre-deployment budgets and BNN best-practice checks."),
+    "plot": (
+        "bnnstat.cli.plot",
+        "plot",
+        "Plot quantizers (forward and pseudo-gradient) or a model's cost by layer.",
+    ),
+    "flips": (
+        "bnnstat.cli.flips",
+        "flips",
+        "Bop flip statistics from two checkpoints, a FlipStatistics log or optimizer state.",
+    ),
+    "audit": (
+        "bnnstat.cli.audit",
+        "audit",
+        "Pre-deployment size budgets and BNN best-practice checks (exit 1 on failure).",
+    ),
 }
 
 
