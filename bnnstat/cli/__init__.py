@@ -18,22 +18,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "summary": (
         "bnnstat.cli.summary",
         "summary",
-        "Per-layer and total parameters, memory and MACs by precision (Larq-exact).",
+        "Parameters, memory and MACs by precision (Larq-exact).",
     ),
     "plot": (
         "bnnstat.cli.plot",
         "plot",
-        "Plot quantizers (forward and pseudo-gradient) or a model's cost by layer.",
+        "Plot quantizers and pseudo-gradients, or a model's costs.",
     ),
     "flips": (
         "bnnstat.cli.flips",
         "flips",
-        "Bop flip statistics from two checkpoints, a FlipStatistics log or optimizer state.",
+        "Bop flip statistics: checkpoints, logs, optimizer state.",
     ),
     "audit": (
         "bnnstat.cli.audit",
         "audit",
-        "Pre-deployment size budgets and BNN best-practice checks (exit 1 on failure).",
+        "Size budgets and BNN best-practice checks for CI.",
     ),
 }
 
