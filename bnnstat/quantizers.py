@@ -68,11 +68,58 @@ def _to_tensor(x: Any) -> tf.Tensor:
     return tf.convert_to_tensor(x)
 
 
+# Large tensors with a static shape run the element-wise kernels of the quantizers as one
+# XLA-fused loop (a nested `tf.function(jit_compile=True)`): for 1e7 values this measured
+# 1.5-2x faster than the separate TensorFlow ops, eagerly and in plain `tf.function`. Small
+# tensors (most kernels) use plain ops, since each new shape costs an XLA compilation
+# (~0.1 s). Inside an outer XLA cluster the nested function is simply inlined.
+_FUSE_MIN_ELEMENTS = 1 << 18
+
+
+def _fusable(fn: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+    """`fn`, dispatched to an XLA-compiled copy when its first argument is large."""
+    fused = tf.function(fn, jit_compile=True, autograph=False, reduce_retracing=True)
+
+    def dispatch(x: tf.Tensor, *args: Any) -> tf.Tensor:
+        size = x.shape.num_elements()
+        if size is not None and size >= _FUSE_MIN_ELEMENTS:
+            return fused(x, *args)
+        return fn(x, *args)
+
+    dispatch.__name__ = fn.__name__
+    dispatch.__doc__ = fn.__doc__
+    return dispatch
+
+
+_sign = _fusable(bmath.sign)
+_heaviside = _fusable(bmath.heaviside)
+
+
+@_fusable
+def _masked_gradient(x: tf.Tensor, dy: tf.Tensor, clip_value: float) -> tf.Tensor:
+    """``dy * 1[|x| <= clip_value]``."""
+    return tf.where(tf.abs(x) <= clip_value, dy, tf.zeros((), dtype=dy.dtype))
+
+
 def _clipped_gradient(x: tf.Tensor, dy: tf.Tensor, clip_value: float | None) -> tf.Tensor:
     """``dy * 1[|x| <= clip_value]``, or `dy` unchanged when `clip_value` is None."""
     if clip_value is None:
         return dy
-    return tf.where(tf.abs(x) <= clip_value, dy, tf.zeros((), dtype=dy.dtype))
+    return _masked_gradient(x, dy, float(clip_value))
+
+
+@_fusable
+def _approx_sign_gradient(x: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
+    """``dy * (2 - 2|x|) * 1[|x| <= 1]``."""
+    abs_x = tf.abs(x)
+    return tf.where(abs_x <= 1.0, (2.0 - 2.0 * abs_x) * dy, tf.zeros((), dy.dtype))
+
+
+@_fusable
+def _swish_sign_gradient(x: tf.Tensor, dy: tf.Tensor, beta: float) -> tf.Tensor:
+    """``dy * beta * (2 - beta x tanh(beta x / 2)) / (1 + cosh(beta x))``."""
+    b_x = beta * x
+    return dy * beta * (2.0 - b_x * tf.tanh(0.5 * b_x)) / (1.0 + tf.cosh(b_x))
 
 
 @set_precision(1)
@@ -91,7 +138,7 @@ def ste_sign(x: tf.Tensor, clip_value: float | None = 1.0) -> tf.Tensor:
         def grad(dy: tf.Tensor) -> tf.Tensor:
             return _clipped_gradient(x, dy, clip_value)
 
-        return bmath.sign(x), grad
+        return _sign(x), grad
 
     return _ste_sign(x)
 
@@ -109,10 +156,9 @@ def approx_sign(x: tf.Tensor) -> tf.Tensor:
     @tf.custom_gradient
     def _approx_sign(x: tf.Tensor) -> tuple[tf.Tensor, Callable]:
         def grad(dy: tf.Tensor) -> tf.Tensor:
-            abs_x = tf.abs(x)
-            return tf.where(abs_x <= 1.0, (2.0 - 2.0 * abs_x) * dy, tf.zeros((), dy.dtype))
+            return _approx_sign_gradient(x, dy)
 
-        return bmath.sign(x), grad
+        return _sign(x), grad
 
     return _approx_sign(x)
 
@@ -131,10 +177,9 @@ def swish_sign(x: tf.Tensor, beta: float = 5.0) -> tf.Tensor:
     @tf.custom_gradient
     def _swish_sign(x: tf.Tensor) -> tuple[tf.Tensor, Callable]:
         def grad(dy: tf.Tensor) -> tf.Tensor:
-            b_x = beta * x
-            return dy * beta * (2.0 - b_x * tf.tanh(0.5 * b_x)) / (1.0 + tf.cosh(b_x))
+            return _swish_sign_gradient(x, dy, float(beta))
 
-        return bmath.sign(x), grad
+        return _sign(x), grad
 
     return _swish_sign(x)
 
@@ -154,7 +199,7 @@ def ste_heaviside(x: tf.Tensor, clip_value: float | None = 1.0) -> tf.Tensor:
         def grad(dy: tf.Tensor) -> tf.Tensor:
             return _clipped_gradient(x, dy, clip_value)
 
-        return bmath.heaviside(x), grad
+        return _heaviside(x), grad
 
     return _ste_heaviside(x)
 
@@ -224,13 +269,30 @@ def _quantize_k(x: tf.Tensor, k_bit: int, lower: float | None, upper: float | No
         def grad(dy: tf.Tensor) -> tf.Tensor:
             if lower is None:
                 return dy
-            inside = tf.logical_and(x >= lower, x <= upper)
-            return tf.where(inside, dy, tf.zeros((), dy.dtype))
+            return _range_gradient(x, dy, float(lower), float(upper))
 
-        clipped = x if lower is None else tf.clip_by_value(x, lower, upper)
-        return tf.round(clipped * n) / n, grad
+        if lower is None:
+            return _round_to_levels(x, n), grad
+        return _clip_round_to_levels(x, n, float(lower), float(upper)), grad
 
     return _quantize(x)
+
+
+@_fusable
+def _round_to_levels(x: tf.Tensor, n: float) -> tf.Tensor:
+    return tf.round(x * n) / n
+
+
+@_fusable
+def _clip_round_to_levels(x: tf.Tensor, n: float, lower: float, upper: float) -> tf.Tensor:
+    return tf.round(tf.clip_by_value(x, lower, upper) * n) / n
+
+
+@_fusable
+def _range_gradient(x: tf.Tensor, dy: tf.Tensor, lower: float, upper: float) -> tf.Tensor:
+    """``dy * 1[lower <= x <= upper]``."""
+    inside = tf.logical_and(x >= lower, x <= upper)
+    return tf.where(inside, dy, tf.zeros((), dy.dtype))
 
 
 def _dorefa_weight_preprocess(x: tf.Tensor) -> tf.Tensor:

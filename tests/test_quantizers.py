@@ -541,3 +541,28 @@ def test_model_fit_smoke(tf):
     history = model.fit(data, target, epochs=2, batch_size=16, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert not np.allclose(first, model.layers[0].kernel.numpy())  # gradients got through
+
+
+def test_large_tensors_take_the_fused_path_with_the_same_results(tf):
+    """Tensors of >= _FUSE_MIN_ELEMENTS values run XLA-fused kernels; same formulas apply."""
+    from bnnstat import quantizers as q
+
+    size = q._FUSE_MIN_ELEMENTS
+    rng = np.random.default_rng(3)
+    x = rng.normal(scale=1.2, size=size).astype(np.float32)
+    x[:8] = [0.0, 1.0, -1.0, 1 + EPS, -1 - EPS, 0.5, 1 - EPS, -0.5]
+    cases = [
+        (q.SteSign(), ref_sign(x), ref_ste_grad(x, 1.0)),
+        (q.SteSign(clip_value=0.5), ref_sign(x), ref_ste_grad(x, 0.5)),
+        (q.ApproxSign(), ref_sign(x), ref_approx_grad(x)),
+        (q.SwishSign(), ref_sign(x), ref_swish_grad(x, 5.0)),
+        (q.SteHeaviside(), ref_heaviside(x), ref_ste_grad(x, 1.0)),
+        (q.DoReFa(k_bit=3), ref_dorefa_act(x, 3), ref_dorefa_act_grad(x)),
+    ]
+    for quantizer, want_y, want_grad in cases:
+        check(tf, quantizer, x, want_y, want_grad, atol=1e-5, label=str(quantizer))
+    w = x.reshape(512, -1)
+    y, g = forward_and_grad(tf, q.DoReFa(k_bit=2, mode="weights"), w)
+    np.testing.assert_allclose(y, ref_dorefa_weights(w, 2), atol=1e-6)
+    # float32 tanh: tiny gradients of large |w| carry ~1e-4 relative error
+    np.testing.assert_allclose(g, ref_dorefa_weights_grad(w) * upstream(w), rtol=1e-5, atol=1e-6)
