@@ -637,3 +637,76 @@ def test_read_only_file_on_read_only_copy(larq_fixtures, tmp_path):
     before = sha256(copy)
     assert len(read(copy).layers) == 12
     assert sha256(copy) == before
+
+
+# --- through the CLI -----------------------------------------------------------------------------
+
+
+def _lambda_h5(tmp_path: Path, marker: Path) -> Path:
+    conv = _conv("after", ["rename"], 16)
+    return write_keras2_h5(
+        tmp_path / "lambda.h5", _lambda_model(marker, conv), {"after": {"kernel": (3, 3, 12, 16)}}
+    )
+
+
+def test_cli_summarises_a_lambda_file_without_running_it(tmp_path):
+    from click.testing import CliRunner
+
+    from bnnstat.cli import main
+
+    marker = tmp_path / "marker.txt"
+    path = _lambda_h5(tmp_path, marker)
+    before = sha256(path)
+    result = CliRunner().invoke(main, ["summary", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    layers = {layer["name"]: layer for layer in json.loads(result.output)["layers"]}
+    assert layers["after"]["params_by_bitwidth"] == {"32": 3 * 3 * 12 * 16}
+    assert "Lambda" in layers["rename"]["note"]
+    process = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "summary", str(path)],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert "rename" in process.stdout
+    assert not marker.exists()
+    assert sha256(path) == before
+
+
+def test_cli_bad_inputs_exit_2_with_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from bnnstat.cli import main
+
+    runner = CliRunner()
+    bad_files = _bad_files(tmp_path)
+    for case, (path, _) in bad_files.items():
+        before = sha256(path) if path.exists() else None
+        result = runner.invoke(main, ["summary", str(path)])
+        assert result.exit_code == 2, (case, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and str(path.name) in lines[0], (case, result.output)
+        if before is not None:
+            assert sha256(path) == before, case
+    path = bad_files["truncated"][0]
+    process = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "summary", str(path)],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert process.returncode == 2
+    assert len(process.stderr.strip().splitlines()) == 1 and str(path) in process.stderr
+
+
+@pytest.mark.parametrize("builder", [_quant_cnn, _nested_shared, _sequential])
+def test_static_and_keras_engines_agree_on_keras3_files(tf, tmp_path, builder):
+    import keras
+
+    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.loading import load_model
+
+    path = tmp_path / "model.keras"
+    builder(keras).save(path)
+    static = report.to_json(profile.profile(read(path)))
+    loaded = report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    assert static.pop("source") == str(path)
+    loaded.pop("source")
+    assert static == loaded
