@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import types
 
 import pytest
+from click.testing import CliRunner
 
+from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import audit as au
 from bnnstat.inspect.findings import SEVERITIES, Finding
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
+from tests.conftest import REPO, SAMPLE_MODELS
 
 SIGN = QuantizerRecord("ste_sign", 1)
 
@@ -330,3 +336,162 @@ def test_text_rendering_mentions_everything():
         and "hint:" in text
         and text.endswith("result: FAILED (1 budget(s) broken, 1 error(s), 0 warning(s), 0 info)")
     )
+
+
+# --------------------------------------------------------------------------- CLI on sample models
+
+BAD = str(SAMPLE_MODELS / "bad_practices.h5")
+CLEAN = str(SAMPLE_MODELS / "quicknet_small.keras")
+ERROR_CODES = ["BNN003", "BNN007"]
+
+
+def _audit(*args):
+    return CliRunner().invoke(main, ["audit", *args])
+
+
+def test_cli_clean_model_passes():
+    result = _audit(CLEAN)
+    assert result.exit_code == 0, result.output
+    assert "findings: none" in result.output and "PASSED" in result.output
+
+
+def test_cli_bad_model_fails_with_every_code():
+    result = _audit(BAD, "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["passed"] is False and data["budgets"] == []
+    assert sorted({f["code"] for f in data["findings"]}) == sorted(au.RULES)
+    # each finding sits on the layer named after its code
+    for finding in data["findings"]:
+        if finding["code"] not in ("BNN003",):
+            assert finding["code"].lower() in finding["layer"], finding
+
+
+def test_cli_ignore_error_codes_passes():
+    assert _audit(BAD, "--ignore", ",".join(ERROR_CODES)).exit_code == 0
+    assert _audit(BAD, "--ignore", "BNN003", "--ignore", "bnn007").exit_code == 0
+    unknown = _audit(BAD, "--ignore", "BNN999")
+    assert unknown.exit_code == 2 and "unknown audit code 'BNN999'" in unknown.output
+
+
+def test_cli_budgets_and_exit_codes():
+    ok = _audit(CLEAN, "--max-memory", "1MiB", "--max-fp-params", "100000", "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    budgets = json.loads(ok.output)["budgets"]
+    assert [(b["name"], b["limit"], b["passed"]) for b in budgets] == [
+        ("max_memory", 1024**2, True),
+        ("max_fp_params", 100000, True),
+    ]
+    small = _audit(CLEAN, "--max-memory", "1KiB")
+    assert small.exit_code == 1 and "FAIL  max_memory" in small.output
+    ratio = _audit(CLEAN, "--min-binarized-macs", "99%")
+    assert ratio.exit_code == 1 and "FAIL  min_binarized_macs" in ratio.output
+    fp = _audit(CLEAN, "--max-fp-params", "10")
+    assert fp.exit_code == 1
+
+
+def test_cli_budget_actuals_match_the_profile():
+    from bnnstat.inspect import file_reader, profile, report
+
+    totals = report.to_json(profile.profile(file_reader.read(CLEAN)))["totals"]
+    data = json.loads(
+        _audit(
+            CLEAN,
+            "--max-memory",
+            "1GiB",
+            "--min-binarized-macs",
+            "0",
+            "--max-fp-params",
+            "0",
+            "--format",
+            "json",
+        ).output
+    )
+    actual = {b["name"]: b["actual"] for b in data["budgets"]}
+    assert actual == {
+        "max_memory": totals["memory_bits"] / 8,
+        "min_binarized_macs": totals["binarized_mac_ratio"],
+        "max_fp_params": totals["params_by_bitwidth"]["32"],
+    }
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-memory", "2 MiBs"], "invalid size '2 MiBs'"),
+        (["--min-binarized-macs", "2"], "invalid ratio '2'"),
+        (["--max-fp-params", "-1"], "-1"),
+        (["--max-deployed-size", "1MiB"], "--max-deployed-size needs --target lce"),
+        (["--format", "xml"], "xml"),
+    ],
+)
+def test_cli_bad_options_exit_2(args, message):
+    result = _audit(CLEAN, *args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_bad_files_exit_2(tmp_path):
+    missing = _audit(str(tmp_path / "nope.h5"))
+    assert missing.exit_code == 2 and "nope.h5" in missing.output
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not a model at all")
+    result = _audit(str(junk))
+    assert result.exit_code == 2 and "junk.h5" in result.output
+
+
+def test_cli_target_lce_uses_lce_rules(monkeypatch):
+    from bnnstat.inspect.deployment import Deployment
+
+    fake = types.ModuleType("bnnstat.inspect.lce")
+    fake.predict = lambda record: Deployment("lce", True, (), 12345, 0.9, ())
+    fake.findings = lambda record, deployment: [
+        Finding("LCE001", "error", record.layers[1].name, "cannot convert", "do something")
+    ]
+    monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", fake)
+    result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "12345", "--format", "json")
+    data = json.loads(result.output)
+    assert result.exit_code == 1
+    assert data["budgets"] == [
+        {"name": "max_deployed_size", "limit": 12345, "actual": 12345, "passed": True}
+    ]
+    assert [f["code"] for f in data["findings"]] == ["LCE001"]
+    ignored = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "12KiB", "--ignore", "LCE001")
+    assert ignored.exit_code == 1 and "FAIL  max_deployed_size" in ignored.output
+
+
+def test_cli_target_lce_without_lce_module(monkeypatch):
+    monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", None)
+    result = _audit(CLEAN, "--target", "lce")
+    assert result.exit_code == 2
+    assert "--target lce" in result.output
+
+
+def test_cli_subprocess_json_and_exit_code(tmp_path):
+    out = tmp_path / "audit.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "audit", BAD, "--format", "json", "--output", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    data = json.loads(out.read_text())
+    assert set(data) == {"passed", "budgets", "findings"} and data["passed"] is False
+    clean = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "audit", CLEAN, "--max-memory", "500KiB"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "audit", CLEAN, "--max-memory", "lots"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "invalid size 'lots'" in bad.stderr

@@ -201,3 +201,26 @@ def test_plot_model_bars(tmp_path):
 def test_plot_model_nothing_to_plot():
     with pytest.raises(BnnstatError, match="no weights and no MACs"):
         plots.plot_model({"model": "empty", "layers": [{"name": "x"}]})
+
+
+def test_cli_plot_model_from_sample(tmp_path):
+    from bnnstat.inspect import file_reader, profile, report
+
+    sample = REPO / "sample_models" / "quicknet_small.keras"
+    out = tmp_path / "model.png"
+    result = CliRunner().invoke(main, ["plot", "model", str(sample), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    _check_image(out)
+    profile_json = report.to_json(profile.profile(file_reader.read(sample)))
+    figure = plots.plot_model(profile_json)
+    memory_ax, _ = figure.axes
+    # bars sum to the model's memory (bits -> KiB)
+    total_kib = sum(p.get_width() for p in memory_ax.patches)
+    assert total_kib == pytest.approx(profile_json["totals"]["memory_bits"] / 8192)
+
+
+def test_cli_plot_model_bad_input(tmp_path):
+    result = CliRunner().invoke(
+        main, ["plot", "model", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "x.png")]
+    )
+    assert result.exit_code == 2 and "missing.h5" in result.output

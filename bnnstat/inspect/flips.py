@@ -397,8 +397,7 @@ def _same_architecture(a: Path, b: Path, record_a: ModelRecord, record_b: ModelR
             )
     if len(layers_a) != len(layers_b):
         raise BnnstatError(
-            f"{a} and {b} are not the same architecture: {len(layers_a)} vs {len(layers_b)} "
-            "layers"
+            f"{a} and {b} are not the same architecture: {len(layers_a)} vs {len(layers_b)} layers"
         )
 
 
@@ -574,4 +573,110 @@ def bop_state(path: str | Path) -> BopState:
 
 
 def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
-    raise BnnstatError(f"{path}: reading Bop optimizer state is not supported yet")
+    """Threshold and `{binary layer: |m| / threshold}` from a `.keras` file.
+
+    The Bop configuration (name, threshold) comes from ``config.json``'s ``compile_config``
+    (also inside a CaseOptimizer or LossScaleOptimizer); its variables are the `vars` group
+    under ``optimizer/`` that carries that name. Keras numbers an optimizer's variables in
+    creation order: scalars (iterations, ...) first, then one moving average per variable it
+    trains, in the order of the model's trainable variables.
+    """
+    import numpy as np
+
+    from bnnstat.inspect import file_reader
+
+    if _sniff(path) != "keras":
+        raise BnnstatError(f"{path}: Bop state is read from .keras files only")
+    name, threshold = _bop_config(path)
+    record = file_reader.read(path)
+    with _open_weights(path) as handle:
+        if "optimizer" not in handle:
+            raise BnnstatError(f"{path}: saved without optimizer state")
+        slots = _named_vars(handle["optimizer"], name)
+    if slots is None:
+        raise BnnstatError(f"{path}: no saved variables for the Bop optimizer {name!r}")
+    trainable = [
+        (layer.name, w)
+        for layer in record.walk()
+        for w in layer.weights
+        if w.trainable and not layer.is_nested_model
+    ]
+    binary = [(n, w) for n, w in trainable if w.precision == 1]
+    if len(slots) == len(trainable):
+        pairs = [(n, w, m) for (n, w), m in zip(trainable, slots, strict=True) if w.precision == 1]
+    elif len(slots) == len(binary):
+        pairs = [(n, w, m) for (n, w), m in zip(binary, slots, strict=True)]
+    else:
+        raise BnnstatError(
+            f"{path}: cannot match {len(slots)} Bop moving averages to the model's "
+            f"{len(binary)} binary weights"
+        )
+    ratios: dict[str, np.ndarray] = {}
+    for layer_name, weight, m in pairs:
+        if tuple(m.shape) != tuple(weight.shape):
+            raise BnnstatError(
+                f"{path}: Bop state for {layer_name!r}/{weight.name} has shape "
+                f"{tuple(m.shape)}, expected {tuple(weight.shape)}"
+            )
+        values = threshold_ratios(m, threshold)
+        previous = ratios.get(layer_name)
+        ratios[layer_name] = (
+            values.ravel() if previous is None else np.concatenate([previous, values.ravel()])
+        )
+    if not ratios:
+        raise BnnstatError(f"{path}: the model has no binary weights trained by Bop")
+    return threshold, ratios
+
+
+def _bop_config(path: Path) -> tuple[str, float]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError) as error:
+        raise BnnstatError(f"{path}: cannot read config.json ({error})") from None
+    optimizer = (config.get("compile_config") or {}).get("optimizer")
+    found = _find_bop(optimizer)
+    if found is None:
+        raise BnnstatError(f"{path}: no Bop optimizer in the saved compile config")
+    threshold = found.get("threshold", 1e-8)
+    if not isinstance(threshold, (int, float)):
+        raise BnnstatError(
+            f"{path}: Bop threshold is a schedule ({threshold!r}); only a fixed threshold "
+            "can be reported"
+        )
+    return str(found.get("name", "Bop")), float(threshold)
+
+
+def _find_bop(value: Any) -> Mapping[str, Any] | None:
+    """The config of the first optimizer whose class is Bop, searched depth first."""
+    if isinstance(value, Mapping):
+        class_name = str(value.get("class_name", "")).rsplit(">", 1)[-1]
+        if class_name == "Bop" and isinstance(value.get("config"), Mapping):
+            return value["config"]
+        for item in value.values():
+            found = _find_bop(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _find_bop(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _named_vars(group: Any, name: str) -> list[np.ndarray] | None:
+    """Non-scalar variables of the `vars` group named `name` (depth first), or None."""
+    import numpy as np
+
+    if "vars" in group and _decode(group["vars"].attrs.get("name")) == name:
+        vars_group = group["vars"]
+        keys = sorted((k for k in vars_group if k.isdigit()), key=int)
+        arrays = [np.asarray(vars_group[k][()]) for k in keys]
+        return [a for a in arrays if a.ndim > 0]
+    for key in group:
+        if key != "vars" and hasattr(group[key], "keys"):
+            found = _named_vars(group[key], name)
+            if found is not None:
+                return found
+    return None

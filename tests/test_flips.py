@@ -1,0 +1,257 @@
+"""Flip statistics: checkpoints with a known number of flipped signs, FlipStatistics logs, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bnnstat.cli import main
+from bnnstat.errors import BnnstatError
+from bnnstat.inspect import flips as fl
+from tests.conftest import REPO
+
+
+def test_sign_flips_treats_zero_as_positive():
+    before = np.array([-1.0, 0.0, 0.5, -0.2, 0.0])
+    after = np.array([1.0, 0.3, -0.5, -0.9, -0.0])
+    # -1->1 flips, 0->0.3 no, 0.5->-0.5 flips, -0.2->-0.9 no, 0->-0.0 no (both count as +1)
+    assert fl.sign_flips(before, after) == 2
+
+
+def test_count_flips_per_layer_and_total():
+    before = {"a": [np.ones((2, 3))], "b": [np.ones(4), -np.ones(2)]}
+    after = {"a": [-np.ones((2, 3))], "b": [np.array([1, -1, 1, 1.0]), np.ones(2)]}
+    result = fl.count_flips(before, after, "x", "y")
+    assert [(x.layer, x.flipped, x.total) for x in result.layers] == [("a", 6, 6), ("b", 3, 6)]
+    assert (result.total.flipped, result.total.total, result.total.ratio) == (9, 12, 0.75)
+    data = result.to_json()
+    assert data["kind"] == "checkpoints" and data["ratio"] == 0.75
+    assert set(data["layers"][0]) == {"layer", "flipped", "total", "ratio"}
+
+
+def test_count_flips_rejects_other_shapes():
+    with pytest.raises(BnnstatError, match="not the same architecture"):
+        fl.count_flips({"a": [np.ones(3)]}, {"a": [np.ones(4)]})
+    with pytest.raises(BnnstatError, match="not the same architecture"):
+        fl.count_flips({"a": [np.ones(3)]}, {"b": [np.ones(3)]})
+
+
+# ------------------------------------------------------------------ real checkpoints
+
+
+def _model(keras, lq, units=16):
+    keras.utils.set_random_seed(1)
+    return keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3, name="stem"),
+            lq.layers.QuantConv2D(
+                8,
+                3,
+                input_quantizer="ste_sign",
+                kernel_quantizer="ste_sign",
+                kernel_constraint="weight_clip",
+                use_bias=False,
+                name="qconv",
+            ),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Flatten(),
+            lq.layers.QuantDense(
+                units,
+                input_quantizer="ste_sign",
+                kernel_quantizer="ste_sign",
+                kernel_constraint="weight_clip",
+                name="qdense",
+            ),
+            keras.layers.Dense(2, name="head"),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tf, tmp_path_factory):
+    """before/after checkpoints (.h5 and .keras) with 5 flips in qconv and 7 in qdense."""
+    import keras
+
+    import bnnstat as lq
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    model = _model(keras, lq)
+    qconv, qdense = model.get_layer("qconv"), model.get_layer("qdense")
+    conv_kernel = np.abs(qconv.kernel.numpy()) + 0.01
+    conv_kernel.flat[0] = 0.0  # sign(0) = +1: stays unflipped below
+    dense_kernel = np.abs(qdense.kernel.numpy()) + 0.01
+    qconv.kernel.assign(conv_kernel)
+    qdense.kernel.assign(dense_kernel)
+    model.save(folder / "before.h5")
+    model.save(folder / "before.keras")
+    conv_kernel.flat[[1, 5, 9, 100, 200]] *= -1
+    conv_kernel.flat[0] = 0.5  # 0 -> positive: not a flip
+    dense_kernel.flat[[0, 3, 7, 11, 50, 60, 127]] *= -1
+    qconv.kernel.assign(conv_kernel)
+    qdense.kernel.assign(dense_kernel)
+    model.get_layer("stem").kernel.assign(-model.get_layer("stem").kernel)  # not binary
+    model.save(folder / "after.h5")
+    model.save(folder / "after.keras")
+    _model(keras, lq, units=8).save(folder / "other.h5")
+    return folder
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".keras"])
+def test_checkpoints_known_flips(checkpoints, suffix):
+    result = fl.compare_checkpoints(checkpoints / f"before{suffix}", checkpoints / f"after{suffix}")
+    assert [(x.layer, x.flipped, x.total) for x in result.layers] == [
+        ("qconv", 5, 3 * 3 * 4 * 8),
+        ("qdense", 7, 2 * 2 * 8 * 16),
+    ]
+    assert result.total.flipped == 12
+
+
+def test_checkpoints_mixed_formats(checkpoints):
+    result = fl.compare_checkpoints(checkpoints / "before.h5", checkpoints / "after.keras")
+    assert result.total.flipped == 12
+
+
+def test_checkpoints_other_architecture(checkpoints):
+    with pytest.raises(BnnstatError, match=r"not the same architecture: layer 'qdense'"):
+        fl.compare_checkpoints(checkpoints / "before.h5", checkpoints / "other.h5")
+
+
+def test_cli_checkpoints_table_and_json(checkpoints):
+    args = ["flips", str(checkpoints / "before.h5"), str(checkpoints / "after.h5")]
+    table = CliRunner().invoke(main, args)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert any(line.split()[:3] == ["qconv", "5", "288"] for line in lines)
+    assert any(line.split()[:3] == ["Total", "12", str(288 + 512)] for line in lines)
+    data = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).output)
+    assert data["flipped"] == 12 and data["total"] == 288 + 512
+    assert data["layers"][1] == {"layer": "qdense", "flipped": 7, "total": 512, "ratio": 7 / 512}
+
+
+def test_cli_checkpoints_subprocess(checkpoints):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bnnstat",
+            "flips",
+            str(checkpoints / "before.keras"),
+            str(checkpoints / "other.h5"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "not the same architecture" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_reading_weights_never_writes(checkpoints):
+    before = (checkpoints / "before.h5").read_bytes()
+    fl.compare_checkpoints(checkpoints / "before.h5", checkpoints / "after.h5")
+    assert (checkpoints / "before.h5").read_bytes() == before
+
+
+# ------------------------------------------------------------------ logs
+
+LOG_ROWS = [
+    # epoch, step, layer, flipped, total
+    (0, 10, "qconv", 10, 100),
+    (0, 10, "qdense", 50, 1000),
+    (0, 20, "qconv", 5, 100),
+    (0, 20, "qdense", 20, 1000),
+    (1, 30, "qconv", 2, 100),
+    (1, 30, "qdense", 10, 1000),
+]
+
+
+def _write_log(path, fmt):
+    if fmt == "jsonl":
+        lines = [
+            json.dumps(
+                {"epoch": e, "step": s, "layer": n, "flipped": f, "total": t, "ratio": f / t}
+            )
+            for e, s, n, f, t in LOG_ROWS
+        ]
+        path.write_text("\n".join(lines) + "\n")
+    else:
+        rows = [",".join(map(str, (e, s, n, f, t, f / t))) for e, s, n, f, t in LOG_ROWS]
+        path.write_text("epoch,step,layer,flipped,total,ratio\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_log_aggregated_per_epoch(tmp_path, fmt):
+    result = fl.log_flips(_write_log(tmp_path / f"flips.{fmt}", fmt))
+    assert result.layers == ("qconv", "qdense")
+    assert [(e.epoch, [(x.flipped, x.total) for x in e.layers]) for e in result.epochs] == [
+        (0, [(15, 100), (70, 1000)]),
+        (1, [(2, 100), (10, 1000)]),
+    ]
+    assert result.series() == {"qconv": [(0, 0.15), (1, 0.02)], "qdense": [(0, 0.07), (1, 0.01)]}
+    assert result.epochs[0].total.ratio == pytest.approx(85 / 1100)
+
+
+def test_cli_log_table_json_and_plot(tmp_path):
+    log = _write_log(tmp_path / "flips.jsonl", "jsonl")
+    out = tmp_path / "ratios.png"
+    result = CliRunner().invoke(main, ["flips", str(log), "--plot", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ["0", "0.1500", "0.0700", f"{85 / 1100:.4f}"] in [
+        line.split() for line in result.output.splitlines()
+    ]
+    assert out.read_bytes().startswith(b"\x89PNG") and out.stat().st_size > 5000
+    data = json.loads(CliRunner().invoke(main, ["flips", str(log), "--format", "json"]).output)
+    assert data["kind"] == "log" and data["layers"] == ["qconv", "qdense"]
+    assert data["epochs"][1]["layers"][0] == {
+        "layer": "qconv",
+        "flipped": 2,
+        "total": 100,
+        "ratio": 0.02,
+    }
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "not a FlipStatistics log"),
+        ("a,b\n1,2\n", "not a FlipStatistics log"),
+        ('{"epoch": 0, "layer": "x", "flipped": 1}\n', "missing field(s) total"),
+        ('{"epoch": 0, "layer": "x", "flipped": 5, "total": 2}\n', "between 0 and total"),
+        ("{not json\n", "invalid JSON"),
+        ("epoch,step,layer,flipped,total,ratio\n", "no records"),
+        ("epoch,step,layer,flipped,total,ratio\nx,1,l,1,2,0.5\n", "bad value"),
+    ],
+)
+def test_bad_logs(tmp_path, content, message):
+    path = tmp_path / "bad.log"
+    path.write_text(content)
+    result = CliRunner().invoke(main, ["flips", str(path)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_argument_errors(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["flips", str(tmp_path / "nope.h5")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    three = runner.invoke(main, ["flips", "a", "b", "c"])
+    assert three.exit_code == 2 and "give two checkpoints" in three.output
+    log = _write_log(tmp_path / "f.csv", "csv")
+    bad_plot = runner.invoke(main, ["flips", str(log), "--plot", str(tmp_path / "x.jpg")])
+    assert bad_plot.exit_code == 2 and "unsupported image format" in bad_plot.output
+
+
+def test_bop_state_errors():
+    runner = CliRunner()
+    no_bop = runner.invoke(main, ["flips", str(REPO / "sample_models" / "quicknet_small.keras")])
+    assert no_bop.exit_code == 2 and "no Bop optimizer in the saved compile config" in no_bop.output
+    h5 = runner.invoke(main, ["flips", str(REPO / "sample_models" / "bad_practices.h5")])
+    assert h5.exit_code == 2 and "Bop state is read from .keras files only" in h5.output
