@@ -495,3 +495,34 @@ def test_cli_subprocess_json_and_exit_code(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and "invalid size 'lots'" in bad.stderr
+
+
+NO_TF_SCRIPT = """
+import sys
+from bnnstat.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as done:
+    code = done.code
+assert "tensorflow" not in sys.modules and "keras" not in sys.modules, "TensorFlow imported"
+print("exit", code)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["audit", BAD, "--max-memory", "1MiB", "--format", "json"],
+        ["flips", str(SAMPLE_MODELS / "bad_practices.h5"), str(SAMPLE_MODELS / "bad_practices.h5")],
+    ],
+)
+def test_audit_and_flips_never_import_tensorflow(args):
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TF_SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(("exit 0", "exit 1"))
