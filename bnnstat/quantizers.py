@@ -105,6 +105,8 @@ def _clipped_gradient(x: tf.Tensor, dy: tf.Tensor, clip_value: float | None) -> 
     """``dy * 1[|x| <= clip_value]``, or `dy` unchanged when `clip_value` is None."""
     if clip_value is None:
         return dy
+    if not isinstance(clip_value, (int, float)):  # a tensor or variable: not a trace constant
+        return tf.where(tf.abs(x) <= clip_value, dy, tf.zeros((), dtype=dy.dtype))
     return _masked_gradient(x, dy, float(clip_value))
 
 
@@ -177,7 +179,7 @@ def swish_sign(x: tf.Tensor, beta: float = 5.0) -> tf.Tensor:
     @tf.custom_gradient
     def _swish_sign(x: tf.Tensor) -> tuple[tf.Tensor, Callable]:
         def grad(dy: tf.Tensor) -> tf.Tensor:
-            return _swish_sign_gradient(x, dy, float(beta))
+            return _swish_sign_gradient(x, dy, beta if tf.is_tensor(beta) else float(beta))
 
         return _sign(x), grad
 

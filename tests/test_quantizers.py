@@ -135,6 +135,17 @@ def test_ste_sign(tf, clip):
         check(tf, fn, x, ref_sign(x), ref_ste_grad(x, clip), label=way)
 
 
+def test_tensor_hyperparameters(tf):
+    """clip_value / beta may be tensors (e.g. scheduled), as in Larq."""
+    from bnnstat import quantizers as q
+
+    x = grid(0.5)
+    check(tf, lambda v: q.ste_sign(v, clip_value=tf.constant(0.5)), x, ref_sign(x),
+          ref_ste_grad(x, 0.5))
+    check(tf, lambda v: q.swish_sign(v, beta=tf.constant(2.0)), x, ref_sign(x),
+          ref_swish_grad(x, 2.0), atol=1e-5)
+
+
 def test_ste_sign_zero_is_plus_one(tf):
     from bnnstat import quantizers as q
 
