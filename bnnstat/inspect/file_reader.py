@@ -247,7 +247,11 @@ class _Weights:
     items: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     # Keras 3 archives: sub-model weights keyed like the layer tree; legacy h5: full names.
     children: dict[str, _Weights] = field(default_factory=dict)
-    saved_name: str | None = None
+    name_reader: Any = None  # reads the layer name Keras >= 3.? stores on `vars` (lazily)
+
+    @property
+    def saved_name(self) -> str | None:
+        return self.name_reader() if self.name_reader is not None else None
 
 
 def _short_name(weight_name: str) -> str:
@@ -270,22 +274,48 @@ def _legacy_h5_weights(path: Path, group: Any) -> dict[str, list[tuple[str, tupl
     return table
 
 
-def _keras3_node(group: Any) -> _Weights:
+def _attribute(object_id: Any, name: bytes) -> Any:
+    """An HDF5 attribute by low-level id (None when absent); strings decoded."""
+    h5py = _h5py()
+    if not h5py.h5a.exists(object_id, name):
+        return None
+    import numpy
+
+    attribute = h5py.h5a.open(object_id, name)
+    buffer = numpy.empty(attribute.shape, dtype=attribute.dtype)
+    attribute.read(buffer)
+    return _decode(buffer[()] if buffer.shape == () else buffer.tolist())
+
+
+def _keras3_node(group_id: Any) -> _Weights:
+    """The variable shapes under one saveable's group of a Keras 3 weights file.
+
+    Uses h5py's low-level API with relative opens: the high-level one costs about 3x more per
+    object, which dominates the read time of models with hundreds of layers.
+    """
+    h5g, h5d = _h5py().h5g, _h5py().h5d
     node = _Weights()
-    if "vars" in group:
-        vars_group = group["vars"]
-        node.saved_name = _decode(vars_group.attrs.get("name"))
-        keys = sorted(vars_group.keys(), key=lambda k: int(k) if k.isdigit() else 1 << 30)
-        node.items = [(k, tuple(int(d) for d in vars_group[k].shape)) for k in keys]
-    for key in group:
+    keys = [k.decode() for k in group_id]
+    if "vars" in keys:
+        vars_id = h5g.open(group_id, b"vars")
+        names = sorted(
+            (k.decode() for k in vars_id),
+            key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k),
+        )
+        node.items = [
+            (k, tuple(int(d) for d in h5d.open(vars_id, k.encode()).shape)) for k in names
+        ]
+        node.name_reader = lambda: _attribute(vars_id, b"name")
+    for key in keys:
         if key == "vars":
             continue
+        child_id = h5g.open(group_id, key.encode())
         if key == "layers":
-            for child in group["layers"]:
-                node.children[child] = _keras3_node(group["layers"][child])
+            for child in child_id:
+                node.children[child.decode()] = _keras3_node(h5g.open(child_id, child))
         else:  # state of a sub-object (e.g. a quantizer with variables): keep it counted
-            extra = _keras3_node(group[key])
-            node.items.extend((f"{key}/{n}", s) for n, s in extra.items)
+            extra = _keras3_node(child_id)
+            node.items.extend((f"{key}/{n}", shape) for n, shape in extra.items)
     return node
 
 
@@ -297,7 +327,8 @@ class _Source:
     notes: list[str] = field(default_factory=list)
 
 
-def _read_h5(path: Path) -> _Source:
+@contextmanager
+def _read_h5(path: Path) -> Iterator[_Source]:
     with _open_h5(path) as handle:
         raw = handle.attrs.get("model_config")
         if raw is None:
@@ -307,10 +338,11 @@ def _read_h5(path: Path) -> _Source:
             )
         config = _json(path, raw, "model_config")
         group = handle.get("model_weights", handle)
-        return _Source(config, legacy=_legacy_h5_weights(path, group))
+        yield _Source(config, legacy=_legacy_h5_weights(path, group))
 
 
-def _read_keras_zip(path: Path) -> _Source:
+@contextmanager
+def _read_keras_zip(path: Path) -> Iterator[_Source]:
     try:
         archive = zipfile.ZipFile(path, "r")
     except (zipfile.BadZipFile, OSError) as error:
@@ -325,12 +357,14 @@ def _read_keras_zip(path: Path) -> _Source:
             raise _fail(path, f"cannot read config.json ({error})") from None
         if "model.weights.h5" not in names:
             note = "no model.weights.h5 in the archive: weights unknown"
-            return _Source(config, keras3=_Weights(), notes=[note])
+            yield _Source(config, keras3=_Weights(), notes=[note])
+            return
         info = archive.getinfo("model.weights.h5")
     with open(path, "rb") as handle:
         source: Any = _stored_member(path, handle, info)
         with _open_h5(path, source) as weights:
-            return _Source(config, keras3=_keras3_node(weights))
+            # The file stays open while the model is built: layer names are read lazily.
+            yield _Source(config, keras3=_keras3_node(weights.id))
 
 
 def _stored_member(path: Path, handle: Any, info: zipfile.ZipInfo) -> Any:
@@ -503,7 +537,17 @@ def _base_class(class_name: str) -> str:
 
 
 def _keras3_weight_names(class_name: str, config: Mapping[str, Any], count: int) -> list[str]:
-    """Names of a Keras 3 layer's variables in creation order (the `.keras` file numbers them)."""
+    """Names of a Keras 3 layer's variables in creation order (the `.keras` file numbers them).
+
+    Unknown classes, or a count that does not fit, give `variable_0`, `variable_1`, ...
+    """
+    names = _known_keras3_names(class_name, config)
+    if names is None or len(names) != count:
+        names = [f"variable_{i}" for i in range(count)]
+    return names
+
+
+def _known_keras3_names(class_name: str, config: Mapping[str, Any]) -> list[str] | None:
     base = _base_class(class_name)
     bias = ["bias"] if config.get("use_bias", True) else []
     names: list[str]
@@ -526,11 +570,22 @@ def _keras3_weight_names(class_name: str, config: Mapping[str, Any], count: int)
         names = ["alpha"]
     elif base == "Normalization":
         names = ["mean", "variance", "count"]
-    else:
+    elif base in _IDENTITY_LIKE:
         names = []
-    if len(names) != count:
-        names = [f"variable_{i}" for i in range(count)]
+    else:
+        return None
     return names
+
+
+# Weightless layer classes (for checking the `.keras` group-to-layer match).
+_IDENTITY_LIKE = {
+    "InputLayer", "Activation", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Subtract",
+    "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "ReLU", "Softmax", "Rescaling",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding1D", "ZeroPadding2D",
+    "UpSampling2D", "Cropping2D", "Lambda",
+}  # fmt: skip
 
 
 def _is_model_config(entry: Mapping[str, Any]) -> bool:
@@ -665,16 +720,18 @@ class _Model:
             )
 
     def attach_keras3_weights(self, node: _Weights) -> None:
-        by_saved_name = {c.saved_name: c for c in node.children.values() if c.saved_name}
-        used: dict[str, int] = {}
+        """Match each layer to its group `layers/<snake_case(class)>[_N]` of the weights file.
+
+        Keras numbers groups per class in `model.layers` order. When that does not fit (a
+        renamed class, a layer missing from the file), fall back to the layer name Keras stores
+        on each `vars` group.
+        """
+        by_path = self._keras3_paths(node)
+        if by_path is None:
+            by_name = {c.saved_name: c for c in node.children.values()}
+            by_path = {layer.name: by_name.get(layer.name) for layer in self.model_layers}
         for layer in self.model_layers:
-            key = _snake_case(layer.class_name)
-            if key in used:
-                used[key] += 1
-                key = f"{key}_{used[key]}"
-            else:
-                used[key] = 0
-            child = by_saved_name.get(layer.name) or node.children.get(key)
+            child = by_path.get(layer.name)
             if child is None:
                 continue
             if layer.model is not None:
@@ -685,6 +742,27 @@ class _Model:
             items = list(zip(names, (shape for _, shape in numbered), strict=True))
             items += [(k, shape) for k, shape in child.items if not k.isdigit()]
             layer.weights = self._weight_records(layer, items, legacy=False)
+
+    def _keras3_paths(self, node: _Weights) -> dict[str, _Weights | None] | None:
+        used: dict[str, int] = {}
+        found: dict[str, _Weights | None] = {}
+        for layer in self.model_layers:
+            key = _snake_case(layer.class_name)
+            if key in used:
+                used[key] += 1
+                key = f"{key}_{used[key]}"
+            else:
+                used[key] = 0
+            child = node.children.get(key)
+            if child is None and node.children:
+                return None
+            if child is not None and layer.model is None:
+                numbered = [k for k, _ in child.items if k.isdigit()]
+                expected = _known_keras3_names(layer.class_name, layer.config)
+                if expected is not None and len(expected) != len(numbered):
+                    return None  # the group's variables do not fit this layer class
+            found[layer.name] = child
+        return found
 
     def _weight_records(
         self, layer: _Layer, items: Iterable[tuple[str, tuple[int, ...]]], legacy: bool = True
@@ -1028,8 +1106,30 @@ def read(
     """
     path = Path(path)
     kind = _sniff(path)
-    source = _read_keras_zip(path) if kind == "zip" else _read_h5(path)
-    context = _Context(path, dict(precision_overrides or {}), list(source.notes))
+    opener = _read_keras_zip if kind == "zip" else _read_h5
+    context = _Context(path, dict(precision_overrides or {}))
+    with opener(path) as source:
+        context.notes.extend(source.notes)
+        model = _build(path, source, context)
+        layers = model.records()
+    notes = list(dict.fromkeys(context.notes))
+    for record in (r for layer in layers for r in _walk(layer)):
+        for quantizer in record.quantizers.values():
+            if quantizer.note and f"{record.name}: {quantizer.note}" not in notes:
+                notes.append(f"{record.name}: {quantizer.note}")
+    return ModelRecord(
+        name=model.name,
+        class_name=model.class_name,
+        layers=layers,
+        source=str(path),
+        input_shapes=tuple(s for s in getattr(model, "model_input_shapes", []) if s is not None),
+        output_names=tuple(dict.fromkeys(ref.layer for ref in model.outputs)),
+        notes=tuple(notes),
+    )
+
+
+def _build(path: Path, source: _Source, context: _Context) -> _Model:
+    """Parse the config, attach weight shapes and run shape inference (file still open)."""
     entry = source.config
     if not isinstance(entry, Mapping) or not _is_model_config(entry):
         class_name = entry.get("class_name") if isinstance(entry, Mapping) else None
@@ -1045,25 +1145,11 @@ def read(
         elif source.keras3 is not None:
             model.attach_keras3_weights(source.keras3)
         model.evaluate(None)
-        layers = model.records()
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise _fail(
             path, f"unexpected model config structure ({type(error).__name__}: {error})"
         ) from None
-    notes = list(dict.fromkeys(context.notes))
-    for record in (r for layer in layers for r in _walk(layer)):
-        for quantizer in record.quantizers.values():
-            if quantizer.note and f"{record.name}: {quantizer.note}" not in notes:
-                notes.append(f"{record.name}: {quantizer.note}")
-    return ModelRecord(
-        name=model.name,
-        class_name=model.class_name,
-        layers=layers,
-        source=str(path),
-        input_shapes=tuple(s for s in getattr(model, "model_input_shapes", []) if s is not None),
-        output_names=tuple(dict.fromkeys(ref.layer for ref in model.outputs)),
-        notes=tuple(notes),
-    )
+    return model
 
 
 def _walk(record: LayerRecord) -> Iterator[LayerRecord]:
