@@ -6,4 +6,4 @@ is a bug and keeps its traceback.
 
 
 class BnnstatError(Exception):
-    """A problem with user input: the message names the file or layer and, where possible, the fix."""
+    """A problem with user input; the message names the file or layer and, if known, the fix."""
