@@ -4,8 +4,9 @@
 
 Models (built once with bnnstat's layers in a separate process, saved as .keras under
 `--workdir`, never in the repository):
-- `quicknet_like`: QuickNet-sized (about 13M parameters, ~80 layers): stem, four sections of
-  binary QuantConv2D residual blocks (64/128/256/512 filters), transitions, GAP + Dense(1000).
+- `quicknet_like` (.keras, and legacy .h5 for comparison): QuickNet-sized (about 13M
+  parameters, ~80 layers): stem, four sections of binary QuantConv2D residual blocks
+  (64/128/256/512 filters), transitions, GAP + Dense(1000).
 - `chain_N`: N-layer chains of (QuantDense, BatchNormalization, Activation) for N = 250, 500,
   1000, to check that the cost grows linearly with the layer count.
 
@@ -83,6 +84,7 @@ def chain(n):
 model = quicknet_like()
 print(f"quicknet_like: {model.count_params():,} params, {len(model.layers)} layers")
 model.save(os.path.join(workdir, "quicknet_like.keras"))
+model.save(os.path.join(workdir, "quicknet_like.h5"))
 for n in sizes:
     model = chain(n)
     print(f"chain_{n}: {model.count_params():,} params, {len(model.layers)} layers")
@@ -92,7 +94,8 @@ for n in sizes:
 
 def build_models(workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
-    wanted = [workdir / "quicknet_like.keras", *(workdir / f"chain_{n}.keras" for n in CHAIN_SIZES)]
+    wanted = [workdir / "quicknet_like.keras", workdir / "quicknet_like.h5"]
+    wanted += [workdir / f"chain_{n}.keras" for n in CHAIN_SIZES]
     if all(p.exists() for p in wanted):
         return
     subprocess.run(
@@ -140,6 +143,7 @@ def main() -> None:
         "bnnstat --help": [*cli, "--help"],
     }
     cases["summary quicknet_like"] = [*cli, "summary", str(args.workdir / "quicknet_like.keras")]
+    cases["summary quicknet_like.h5"] = [*cli, "summary", str(args.workdir / "quicknet_like.h5")]
     for n in CHAIN_SIZES:
         cases[f"summary chain_{n}"] = [*cli, "summary", str(args.workdir / f"chain_{n}.keras")]
 

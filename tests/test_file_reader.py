@@ -710,3 +710,65 @@ def test_static_and_keras_engines_agree_on_keras3_files(tf, tmp_path, builder):
     assert static.pop("source") == str(path)
     loaded.pop("source")
     assert static == loaded
+
+
+def test_keras2_shared_layer_and_nested_sequential(tmp_path):
+    """Keras 2 node indices: the second call of a shared layer is referenced as node 1."""
+    image = {
+        "class_name": "InputLayer",
+        "name": "image",
+        "inbound_nodes": [],
+        "config": {"batch_input_shape": [None, 6, 6, 2], "name": "image"},
+    }
+    left = _layer("Flatten", "flat", ["image"])
+    right = _layer("GlobalMaxPooling2D", "gmp", ["image"])
+    right_dense = _layer("Dense", "proj", ["gmp"], units=72, use_bias=False)
+    shared = _layer("Dense", "shared", [], units=5, use_bias=True)
+    shared["inbound_nodes"] = [[["flat", 0, 0, {}]], [["proj", 0, 0, {}]]]
+    head_layers = [
+        _layer("Dense", "head_dense", [], units=3, use_bias=True),
+        _layer("Activation", "head_act", [], activation="softmax"),
+    ]
+    head = {
+        "class_name": "Sequential",
+        "name": "head",
+        "config": {"name": "head", "layers": head_layers},
+        "inbound_nodes": [[["add", 0, 0, {}]]],
+    }
+    add = _layer("Add", "add", [])
+    add["inbound_nodes"] = [[["shared", 0, 0, {}], ["shared", 1, 0, {}]]]
+    config = _functional(
+        "m", [image, left, right, right_dense, shared, add, head], ["image"], ["head"]
+    )
+    weights = {
+        "proj": {"kernel": (2, 72)},
+        "shared": {"kernel": (72, 5), "bias": (5,)},
+        "head": {"head_dense/kernel:0": (5, 3), "head_dense/bias:0": (3,)},
+    }
+    record = read(write_keras2_h5(tmp_path / "shared.h5", config, weights))
+    shared_record = record.layer("shared")
+    assert shared_record.call_count == 2 and shared_record.inbound == ("flat", "proj")
+    assert shared_record.input_shapes == ((None, 72), (None, 72))
+    assert record.layer("add").inbound == ("shared",)
+    head_record = record.layer("head")
+    assert head_record.output_shape == (None, 3)
+    assert [(r.name, r.output_shape) for r in head_record.layers] == [
+        ("head_dense", (None, 3)),
+        ("head_act", (None, 3)),
+    ]
+    assert [w.shape for w in head_record.layers[0].weights] == [(5, 3), (3,)]
+
+
+def test_lambda_channels_pinned_on_the_channels_first_axis(tmp_path):
+    marker = tmp_path / "marker.txt"
+    conv = _conv("after", ["rename"], 4)
+    conv["config"]["data_format"] = "channels_first"
+    config = _lambda_model(marker, conv)
+    config["config"]["layers"][0]["config"]["batch_input_shape"] = [None, 6, 10, 10]
+    config["config"]["layers"][-1]["config"]["data_format"] = "channels_first"
+    path = write_keras2_h5(tmp_path / "cf.h5", config, {"after": {"kernel": (3, 3, 2, 4)}})
+    record = read(path)
+    assert record.layer("rename").output_shape == (None, 2, 10, 10)
+    assert record.layer("after").output_shape == (None, 4, 10, 10)
+    assert record.layer("gap").output_shape == (None, 4)
+    assert not marker.exists()
