@@ -1,0 +1,732 @@
+"""Predict what a model weighs after Larq Compute Engine (LCE 0.16.0) conversion, and why.
+
+Pure Python over a `ModelRecord`: no TensorFlow. Every rule is one small function below whose
+docstring names the observation it encodes; the observations were measured by converting probe
+models with the real LCE (`benchmarks/lce_oracle/make_probes.py`, results in
+`tests/data/lce/measured.json`).
+
+Size model. The converter emits a flatbuffer of ops; each op has one output tensor and some
+constant input tensors (weights, bias vectors, shapes). We predict, per layer, the list of ops it
+becomes and the bytes of each constant. The file size is then
+
+    total = BASE_BYTES + sum(constant bytes)
+            + TENSOR_BYTES * (model inputs + sum over ops of (1 + its constants))
+            + sum over ops of OP_BYTES[kind]
+
+where the overhead constants were fitted by least squares on the measured probes (names, shapes,
+op options and signature: about 100 bytes per tensor and 40-180 bytes per op).
+
+Public contract: `predict(record) -> Deployment`, `findings(record, deployment) -> list[Finding]`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bnnstat.inspect.deployment import Deployment, LayerDeployment
+from bnnstat.inspect.findings import Finding
+from bnnstat.inspect.records import LayerRecord, ModelRecord
+
+# --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
+TENSOR_BYTES = 102
+OP_BYTES = {"bconv": 182, "lce": 104, "builtin": 37}
+BASE_BYTES = 487  # header, subgraph, signature, metadata buffer
+
+# --- measured size limits of constant folding (fact 7) -----------------------------------------
+FOLD_LIMIT = 2**25  # kernels with at least this many elements are not folded
+FAIL_LIMIT = 9216 * 4096  # kernels at least this large make the converter fail
+
+SIGN_INPUT_QUANTIZERS = frozenset({"ste_sign", "approx_sign", "swish_sign"})
+SIGN_KERNEL_QUANTIZERS = frozenset(
+    {
+        "ste_sign",
+        "swish_sign",
+        "magnitude_aware_sign",
+        "xnor_weight_scale",
+        "magnitude_aware_sign_unclipped",
+    }
+)
+
+CONV_2D = ("Conv2D", "QuantConv2D")
+DENSE = ("Dense", "QuantDense")
+DEPTHWISE = ("DepthwiseConv2D", "QuantDepthwiseConv2D")
+SEPARABLE = ("SeparableConv2D", "QuantSeparableConv2D", "SeparableConv1D", "QuantSeparableConv1D")
+CONV_1D = ("Conv1D", "QuantConv1D")
+TRANSPOSED = ("Conv2DTranspose", "QuantConv2DTranspose", "Conv1DTranspose", "Conv3DTranspose")
+CONV_3D = ("Conv3D", "QuantConv3D")
+LOCALLY = ("LocallyConnected2D", "QuantLocallyConnected2D", "LocallyConnected1D",
+           "QuantLocallyConnected1D")
+WEIGHTED = CONV_2D + DENSE + DEPTHWISE + SEPARABLE + CONV_1D + TRANSPOSED + CONV_3D + LOCALLY
+FREE = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "ActivityRegularization")
+RESHAPING = ("Flatten", "Reshape")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op of the converted graph: `kind` is "bconv", "lce" (other LCE op) or "builtin"."""
+
+    name: str
+    kind: str
+    constants: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one layer becomes: its ops, how its weights are stored, and whether it is packed."""
+
+    ops: tuple[Op, ...] = ()
+    stored_as: str = "none"
+    accelerated: bool = False
+    note: str | None = None
+    extra_constants: tuple[int, ...] = ()  # constants not owned by an op of this layer
+    problems: tuple[str, ...] = ()
+
+    @property
+    def bytes(self) -> int:
+        constants = [c for op in self.ops for c in op.constants] + list(self.extra_constants)
+        tensors = len(self.ops) + len(constants)
+        return (
+            sum(constants)
+            + TENSOR_BYTES * tensors
+            + sum(OP_BYTES[op.kind] for op in self.ops)
+        )
+
+
+@dataclass
+class Scope:
+    """The layers of one (possibly nested) model, with lookups over its graph."""
+
+    layers: Sequence[LayerRecord]
+    by_name: dict[str, LayerRecord] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_name = {layer.name: layer for layer in self.layers}
+
+    def consumers(self, layer: LayerRecord) -> list[LayerRecord]:
+        return [other for other in self.layers if layer.name in other.inbound]
+
+    def producer(self, layer: LayerRecord) -> LayerRecord | None:
+        if len(layer.inbound) != 1:
+            return None
+        return self.by_name.get(layer.inbound[0])
+
+
+# --- helpers ------------------------------------------------------------------------------------
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _quantizer_name(layer: LayerRecord, argument: str) -> str | None:
+    quantizer = layer.quantizer(argument)
+    return _snake(quantizer.name) if quantizer is not None else None
+
+
+def _kernel(layer: LayerRecord):
+    for name in ("kernel", "depthwise_kernel"):
+        weight = layer.weight(name)
+        if weight is not None:
+            return weight
+    return None
+
+
+def _channels_last(layer: LayerRecord) -> bool:
+    return layer.config.get("data_format", "channels_last") in (None, "channels_last")
+
+
+def _out_channels(layer: LayerRecord) -> int:
+    for name in ("moving_mean", "beta", "gamma", "bias"):
+        weight = layer.weight(name)
+        if weight is not None:
+            return weight.shape[0]
+    kernel = _kernel(layer)
+    if kernel is not None:
+        return kernel.shape[-1]
+    shape = layer.output_shape or ()
+    return int(shape[-1] or 0) if shape else 0
+
+
+def _f32(count: int) -> int:
+    return 4 * count
+
+
+def _is_binary(layer: LayerRecord) -> bool:
+    kernel = _kernel(layer)
+    return kernel is not None and kernel.precision == 1
+
+
+def _pixels(layer: LayerRecord) -> int:
+    shape = layer.output_shape
+    if not shape or any(dim is None for dim in shape[1:]):
+        return 0
+    if len(shape) == 4:
+        return int(shape[1] * shape[2]) if _channels_last(layer) else int(shape[2] * shape[3])
+    if len(shape) == 3:
+        return int(shape[1])
+    return 1
+
+
+# --- rules --------------------------------------------------------------------------------------
+def packs(layer: LayerRecord) -> str | None:
+    """Fact 1: LCE emits a packed `LceBconv2d` only for a channels_last `QuantConv2D` whose input
+    quantizer (ste_sign, approx_sign, swish_sign) and kernel quantizer (ste_sign, swish_sign,
+    magnitude_aware_sign, or a per-channel scaled sign such as `xnor_weight_scale`) are sign-like;
+    strides, dilation, 1x1, groups and `pad_values` 0/1 all pack. Fact 7: a kernel with 2^25 or
+    more elements is not folded, so it cannot pack either.
+
+    Returns None when the layer packs, else the reason it does not (for a binary layer)."""
+    if layer.class_name != "QuantConv2D":
+        return f"LCE only packs QuantConv2D, not {layer.class_name}"
+    if not _channels_last(layer):
+        return "channels_first convolutions are converted as float convs between transposes"
+    input_q = _quantizer_name(layer, "input_quantizer")
+    kernel_q = _quantizer_name(layer, "kernel_quantizer")
+    if input_q is None:
+        return "it has no input quantizer, so its input is not binary"
+    if input_q not in SIGN_INPUT_QUANTIZERS:
+        return f"its input quantizer {input_q} is not sign-like"
+    if kernel_q not in SIGN_KERNEL_QUANTIZERS:
+        return f"its kernel quantizer {kernel_q} is not sign-like"
+    if layer.config.get("pad_values", 0.0) not in (0, 0.0, 1, 1.0):
+        return "pad_values other than 0 or 1 are not supported by the packed conv"
+    kernel = _kernel(layer)
+    if kernel is not None and kernel.count >= FOLD_LIMIT:
+        return f"its kernel has {kernel.count} >= 2^25 elements and is not folded"
+    return None
+
+
+def packed_kernel_bytes(kernel_shape: Sequence[int]) -> int:
+    """Fact 1: packed filters are int32 words along C_in: C_out * kh * kw * ceil(C_in/32) * 4
+    bytes (C_in per group for grouped convs; C_out is not padded)."""
+    kh, kw, c_in, c_out = kernel_shape
+    return c_out * kh * kw * math.ceil(c_in / 32) * 4
+
+
+def padding_waste_bytes(kernel_shape: Sequence[int]) -> int:
+    """Fact 1: bytes of packed words spent on padding when C_in is not a multiple of 32."""
+    kh, kw, c_in, c_out = kernel_shape
+    exact = c_out * kh * kw * c_in / 8
+    return packed_kernel_bytes(kernel_shape) - math.ceil(exact)
+
+
+def is_packed(layer: LayerRecord | None) -> bool:
+    return layer is not None and layer.class_name == "QuantConv2D" and packs(layer) is None
+
+
+def bconv_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
+    """Fact 2: a BatchNormalization fuses into the packed conv that feeds it (directly, or
+    through a ReLU that is fused as well) when it is that conv's only consumer."""
+    producer = scope.producer(bn)
+    if producer is not None and producer.class_name == "Activation":
+        if len(scope.consumers(producer)) != 1:
+            return None
+        producer = scope.producer(producer)
+    if is_packed(producer) and len(scope.consumers(producer)) == 1:
+        return producer
+    return None
+
+
+def float_layer_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
+    """Fact 4: a BatchNormalization right after a conv or dense layer stored as float32 (float
+    layers, and binary ones LCE does not pack) is folded into its weights and bias, when it is
+    that layer's only consumer."""
+    producer = scope.producer(bn)
+    if (
+        producer is not None
+        and producer.class_name in WEIGHTED
+        and not is_packed(producer)
+        and len(scope.consumers(producer)) == 1
+    ):
+        return producer
+    return None
+
+
+def writes_bits(layer: LayerRecord, scope: Scope) -> bool:
+    """Fact 2: a packed conv (with its fused BN) writes packed bits, and stores a threshold
+    instead of multiplier/bias, when every consumer binarizes its input: a packed conv, or a
+    MaxPool2D (run on bits) whose consumers are all packed convs."""
+    tail = layer
+    followers = scope.consumers(layer)
+    if len(followers) == 1 and followers[0].class_name == "Activation":
+        followers = scope.consumers(followers[0])
+    if (
+        len(followers) == 1
+        and followers[0].class_name == "BatchNormalization"
+        and bconv_feeding_bn(followers[0], scope) is layer
+    ):
+        tail = followers[0]
+    return _binarizing_consumers(tail, scope)
+
+
+def _binarizing_consumers(layer: LayerRecord, scope: Scope) -> bool:
+    consumers = scope.consumers(layer)
+    if not consumers:
+        return False
+    for consumer in consumers:
+        if consumer.class_name in ("MaxPool2D", "MaxPooling2D"):
+            if not _binarizing_consumers(consumer, scope):
+                return False
+        elif not is_packed(consumer):
+            return False
+    return True
+
+
+def input_is_bits(layer: LayerRecord, scope: Scope) -> bool:
+    """Fact 2: a packed conv needs an `LceQuantize` op unless its input is already packed bits
+    (written by a packed conv, its fused BN, or a max pool over those)."""
+    producer = scope.producer(layer)
+    while producer is not None and producer.class_name in ("MaxPool2D", "MaxPooling2D"):
+        producer = scope.producer(producer)
+    if producer is None:
+        return False
+    if producer.class_name == "BatchNormalization":
+        producer = bconv_feeding_bn(producer, scope)
+    elif producer.class_name == "Activation":
+        producer = scope.producer(producer)
+    return is_packed(producer) and producer is not layer and writes_bits(producer, scope)
+
+
+def plan_packed_conv(layer: LayerRecord, scope: Scope) -> Plan:
+    """Facts 1, 2, 8: one `LceBconv2d` per call (plus `LceQuantize` when its input is float);
+    the packed kernel is stored once; the output transform (2 float32 per channel, or one int32
+    threshold) belongs to the fused BN when there is one, else to the conv itself."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    c_out = kernel.shape[-1]
+    follow_bn = any(
+        c.class_name == "BatchNormalization" and bconv_feeding_bn(c, scope) is layer
+        for c in _through_activation(layer, scope)
+    )
+    calls = max(layer.call_count, 1)
+    unfused_calls = calls - (1 if follow_bn else 0)
+    ops = [Op("LceBconv2d", "bconv", (packed_kernel_bytes(kernel.shape),))]
+    ops += [Op("LceBconv2d", "bconv") for _ in range(calls - 1)]
+    if not input_is_bits(layer, scope):
+        ops.insert(0, Op("LceQuantize", "lce"))
+    extra = (_f32(c_out), _f32(c_out)) * unfused_calls
+    return Plan(tuple(ops), "bitpacked", True, None, extra)
+
+
+def _through_activation(layer: LayerRecord, scope: Scope) -> list[LayerRecord]:
+    consumers = scope.consumers(layer)
+    if len(consumers) == 1 and consumers[0].class_name == "Activation":
+        return scope.consumers(consumers[0])
+    return consumers
+
+
+def input_ops(layer: LayerRecord) -> list[Op]:
+    """Fact 3: a layer stored as float32 whose input is quantized by a sign-like quantizer gets
+    an `LceQuantize` + `LceDequantize` pair in front of it (other input quantizers are assumed
+    to cost the same two elementwise ops)."""
+    if layer.quantizer("input_quantizer") is None:
+        return []
+    return [Op("LceQuantize", "lce"), Op("LceDequantize", "lce")]
+
+
+def pad_ops(layer: LayerRecord) -> list[Op]:
+    """Fact 3: a float-stored conv with `padding="same"`, non-zero `pad_values` and a kernel
+    larger than 1x1 gets an explicit PADV2 (paddings int32[rank,2] and a scalar value)."""
+    kernel = _kernel(layer)
+    if (
+        layer.config.get("padding") != "same"
+        or not layer.config.get("pad_values")
+        or kernel is None
+        or all(k == 1 for k in kernel.shape[:-2])
+    ):
+        return []
+    rank = len(kernel.shape)  # spatial dims + batch + channels
+    return [Op("PADV2", "builtin", (4 * 2 * rank, 4))]
+
+
+def has_folded_bn(layer: LayerRecord, scope: Scope) -> bool:
+    return any(
+        c.class_name == "BatchNormalization" and float_layer_feeding_bn(c, scope) is layer
+        for c in scope.consumers(layer)
+    )
+
+
+def _bias(layer: LayerRecord, scope: Scope, units: int, always: bool = False) -> tuple[int, ...]:
+    if always or layer.weight("bias") is not None or has_folded_bn(layer, scope):
+        return (_f32(units),)
+    return ()
+
+
+def plan_float_conv2d(layer: LayerRecord, scope: Scope) -> Plan:
+    """Facts 3, 5: a Conv2D stored as float32: CONV_2D with the kernel at 4 bytes per weight and
+    always a bias vector; channels_first adds a TRANSPOSE before and after."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    ops = input_ops(layer) + pad_ops(layer)
+    conv = Op("CONV_2D", "builtin", (_f32(kernel.count), _f32(kernel.shape[-1])))
+    if _channels_last(layer):
+        ops.append(conv)
+    else:
+        ops += [Op("TRANSPOSE", "builtin", (16,)), conv, Op("TRANSPOSE", "builtin", (16,))]
+    return Plan(tuple(ops), "float32")
+
+
+def plan_dense(layer: LayerRecord, scope: Scope) -> Plan:
+    """Facts 3, 5: every Dense/QuantDense is a FULLY_CONNECTED with a float32 kernel (binary or
+    not); a bias only when the layer has one or a BN is folded into it."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    constants = (_f32(kernel.count),) + _bias(layer, scope, kernel.shape[-1])
+    fc = Op("FULLY_CONNECTED", "builtin", constants)
+    return Plan(tuple(input_ops(layer) + [fc]), "float32")
+
+
+def plan_depthwise(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 3: depthwise convs are DEPTHWISE_CONV_2D with a float32 kernel and a bias vector."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    channels = kernel.shape[-2] * kernel.shape[-1]
+    op = Op("DEPTHWISE_CONV_2D", "builtin", (_f32(kernel.count), _f32(channels)))
+    return Plan(tuple(input_ops(layer) + pad_ops(layer) + [op]), "float32")
+
+
+def plan_separable(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 3: a separable conv is a float depthwise conv followed by a float 1x1 conv, each with
+    a bias vector."""
+    depthwise = layer.weight("depthwise_kernel")
+    pointwise = layer.weight("pointwise_kernel")
+    assert depthwise is not None and pointwise is not None
+    mid = depthwise.shape[-2] * depthwise.shape[-1]
+    ops = input_ops(layer) + [
+        Op("DEPTHWISE_CONV_2D", "builtin", (_f32(depthwise.count), _f32(mid))),
+        Op("CONV_2D", "builtin", (_f32(pointwise.count), _f32(pointwise.shape[-1]))),
+    ]
+    return Plan(tuple(ops), "float32")
+
+
+def plan_conv1d(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 3: Conv1D is a float CONV_2D between two RESHAPEs."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    ops = input_ops(layer) + pad_ops(layer) + [
+        Op("RESHAPE", "builtin", (16,)),
+        Op("CONV_2D", "builtin", (_f32(kernel.count), _f32(kernel.shape[-1]))),
+        Op("RESHAPE", "builtin", (12,)),
+    ]
+    return Plan(tuple(ops), "float32")
+
+
+def plan_transposed(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 3: a transposed conv is a TRANSPOSE_CONV with its output shape and a float32 kernel
+    (bias only when the layer has one)."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    rank = len(kernel.shape)
+    constants = (4 * rank, _f32(kernel.count)) + _bias(layer, scope, kernel.shape[-2])
+    return Plan(tuple(input_ops(layer) + [Op("TRANSPOSE_CONV", "builtin", constants)]), "float32")
+
+
+def plan_conv3d(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 3: a 3-D conv is a CONV_3D with a float32 kernel (bias only when it has one)."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    constants = (_f32(kernel.count),) + _bias(layer, scope, kernel.shape[-1])
+    return Plan(tuple(input_ops(layer) + [Op("CONV_3D", "builtin", constants)]), "float32")
+
+
+def plan_locally_connected(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 3: a locally connected layer is unrolled: per output position one STRIDED_SLICE
+    (3 int32[4] vectors) + RESHAPE, then CONCATENATION and SPLIT, one FULLY_CONNECTED per
+    position holding its slice of the float32 kernel, then PACK and RESHAPE."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    positions = kernel.shape[0]
+    per_position = _f32(kernel.count) // max(positions, 1)
+    ops = input_ops(layer)
+    unroll = [Op("STRIDED_SLICE", "builtin", (16, 16, 16)), Op("RESHAPE", "builtin", (12,))]
+    ops += unroll * positions
+    ops += [Op("CONCATENATION", "builtin"), Op("SPLIT", "builtin", (4,))]
+    ops += [Op("FULLY_CONNECTED", "builtin", (per_position,))] * positions
+    ops += [Op("PACK", "builtin"), Op("RESHAPE", "builtin", (16,))]
+    note = f"unrolled into {positions} fully connected ops"
+    return Plan(tuple(ops), "float32", note=note)
+
+
+def plan_unfolded_kernel(layer: LayerRecord, plan: Plan) -> Plan:
+    """Fact 7: a kernel with 2^25 or more elements is not folded: the float32 latent kernel is
+    stored (as in the float plan) and its quantizer runs at inference (a SIGN op on the kernel and
+    a TRANSPOSE into the conv's layout); at 9216x4096 elements or more, the converter fails."""
+    kernel = _kernel(layer)
+    assert kernel is not None
+    problems: tuple[str, ...] = ()
+    if kernel.count >= FAIL_LIMIT:
+        problems = (
+            f"layer {layer.name}: kernel of {kernel.count} elements is too large; "
+            "the LCE converter fails on it",
+        )
+    ops = plan.ops + (Op("SIGN", "builtin"), Op("TRANSPOSE", "builtin", (16,)))
+    note = "kernel too large to fold: latent float32 kernel stored, quantized at inference"
+    return Plan(ops, "float32", False, note, plan.extra_constants, problems)
+
+
+def plan_batch_norm(layer: LayerRecord, scope: Scope) -> Plan:
+    """Facts 2, 4: after a packed conv, a BN becomes its output transform (2 float32 per
+    channel, or 1 int32 threshold per channel when the conv writes bits); after a float conv or
+    dense it is folded away; anywhere else it is a MUL and an ADD with 2 float32 vectors."""
+    channels = _out_channels(layer)
+    bconv = bconv_feeding_bn(layer, scope)
+    if bconv is not None:
+        if writes_bits(bconv, scope):
+            return Plan((), "threshold", note=f"fused into {bconv.name}",
+                        extra_constants=(_f32(channels),))
+        return Plan((), "multiplier_bias", note=f"fused into {bconv.name}",
+                    extra_constants=(_f32(channels), _f32(channels)))
+    host = float_layer_feeding_bn(layer, scope)
+    if host is not None:
+        return Plan((), "folded", note=f"folded into {host.name}")
+    ops = (Op("MUL", "builtin", (_f32(channels),)), Op("ADD", "builtin", (_f32(channels),)))
+    return Plan(ops, "float32", note="not foldable: MUL + ADD")
+
+
+def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 5 (no weights): a ReLU right after a conv, dense or fused BN is fused into that op;
+    any other activation is one op."""
+    activation = layer.config.get("activation")
+    producer = scope.producer(layer)
+    if activation in ("relu", "relu6", "linear", None) and producer is not None and (
+        producer.class_name in WEIGHTED or producer.class_name == "BatchNormalization"
+    ):
+        return Plan((), "none", note="fused into the previous op")
+    if activation == "linear":
+        return Plan((), "none")
+    return Plan((Op(str(activation).upper(), "builtin"),), "none")
+
+
+def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
+    """Fact 6: a layer without weights is one op (shape and axis operands are small constants);
+    input, dropout-like layers vanish; a max pool over packed bits is an `LceBMaxPool2d`."""
+    if layer.class_name in FREE:
+        return Plan((), "none")
+    if layer.class_name in RESHAPING:
+        return Plan((Op("RESHAPE", "builtin", (8,)),), "none")
+    if layer.class_name.startswith("Global") and "Average" in layer.class_name:
+        return Plan((Op("MEAN", "builtin", (8,)),), "none")
+    if layer.class_name in ("ZeroPadding2D", "ZeroPadding1D"):
+        return Plan((Op("PAD", "builtin", (32,)),), "none")
+    if layer.class_name in ("MaxPool2D", "MaxPooling2D") and _binarizing_consumers(layer, scope):
+        return Plan((Op("LceBMaxPool2d", "lce"),), "none", note="runs on packed bits")
+    return Plan((Op(layer.class_name, "builtin"),), "none")
+
+
+def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
+    """Dispatch one layer to the rule that describes what LCE makes of it."""
+    name = layer.class_name
+    if name == "BatchNormalization":
+        return plan_batch_norm(layer, scope)
+    if name == "Activation":
+        return plan_activation(layer, scope)
+    if name not in WEIGHTED or _kernel(layer) is None and name not in SEPARABLE:
+        return plan_weightless(layer, scope)
+    if is_packed(layer):
+        return plan_packed_conv(layer, scope)
+    if name in CONV_2D:
+        plan = plan_float_conv2d(layer, scope)
+    elif name in DENSE:
+        plan = plan_dense(layer, scope)
+    elif name in DEPTHWISE:
+        plan = plan_depthwise(layer, scope)
+    elif name in SEPARABLE:
+        plan = plan_separable(layer, scope)
+    elif name in CONV_1D:
+        plan = plan_conv1d(layer, scope)
+    elif name in TRANSPOSED:
+        plan = plan_transposed(layer, scope)
+    elif name in CONV_3D:
+        plan = plan_conv3d(layer, scope)
+    else:
+        plan = plan_locally_connected(layer, scope)
+    kernel = _kernel(layer)
+    if kernel is not None and kernel.precision is not None and kernel.count >= FOLD_LIMIT:
+        return plan_unfolded_kernel(layer, plan)
+    if _is_binary(layer):
+        reason = packs(layer)
+        return Plan(plan.ops, plan.stored_as, False, f"binary but stored as float32: {reason}")
+    return plan
+
+
+# --- the model --------------------------------------------------------------------------------
+def _binary_macs(layer: LayerRecord) -> int:
+    """Larq's 1-bit MACs: kernel count x output pixels when both input and kernel are 1-bit."""
+    kernel = _kernel(layer)
+    if kernel is None or kernel.precision != 1 or layer.input_precision != 1:
+        return 0
+    return kernel.count * _pixels(layer)
+
+
+def _plan_scope(layers: Sequence[LayerRecord]) -> list[tuple[LayerRecord, Plan]]:
+    scope = Scope(layers)
+    plans = []
+    for layer in layers:
+        if layer.is_nested_model:
+            inner = _plan_scope(layer.layers)
+            ops = tuple(op for _, plan in inner for op in plan.ops)
+            extra = tuple(c for _, plan in inner for c in plan.extra_constants)
+            problems = tuple(p for _, plan in inner for p in plan.problems)
+            plans.append((layer, Plan(ops, "nested", False, None, extra, problems)))
+            plans.extend(inner)
+        else:
+            plans.append((layer, plan_layer(layer, scope)))
+    return plans
+
+
+def predict(record: ModelRecord) -> Deployment:
+    """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration."""
+    planned = _plan_scope(record.layers)
+    top = {layer.name for layer in record.layers}
+    layers: list[LayerDeployment] = []
+    problems: list[str] = []
+    total = BASE_BYTES + TENSOR_BYTES * max(len(record.input_shapes), 1)
+    binary_macs = accelerated_macs = 0
+    for layer, plan in planned:
+        problems.extend(plan.problems)
+        if layer.is_nested_model:
+            continue
+        macs = _binary_macs(layer)
+        binary_macs += macs
+        accelerated_macs += macs if plan.accelerated else 0
+        total += plan.bytes
+    for layer, plan in planned:
+        if layer.name in top:
+            size = plan.bytes if not layer.is_nested_model else _nested_bytes(layer, planned)
+            layers.append(
+                LayerDeployment(layer.name, size, plan.stored_as, plan.accelerated, plan.note)
+            )
+    ratio = accelerated_macs / binary_macs if binary_macs else 0.0
+    return Deployment("lce", not problems, tuple(problems), total, ratio, tuple(layers))
+
+
+def _nested_bytes(nested: LayerRecord, planned: list[tuple[LayerRecord, Plan]]) -> int:
+    inner = {id(layer) for layer in _walk(nested)}
+    return sum(
+        plan.bytes for layer, plan in planned if id(layer) in inner and not layer.is_nested_model
+    )
+
+
+def _walk(layer: LayerRecord):
+    for child in layer.layers:
+        yield child
+        yield from _walk(child)
+
+
+# --- findings -----------------------------------------------------------------------------------
+def _find(record: ModelRecord, name: str) -> LayerRecord | None:
+    return next((layer for layer in record.walk() if layer.name == name), None)
+
+
+def finding_not_convertible(record: ModelRecord, deployment: Deployment) -> list[Finding]:
+    """LCE001 (error): the converter will fail on this model (fact 7)."""
+    return [
+        Finding("LCE001", "error", None, problem,
+                "split the layer or shrink it below 9216x4096 elements; LCE cannot convert it")
+        for problem in deployment.problems
+    ]
+
+
+def finding_binary_conv_not_packed(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+    """LCE002 (warning): a binary QuantConv2D that LCE stores as float32 (fact 3), with what
+    to change so that it packs (fact 1)."""
+    if layer.class_name != "QuantConv2D" or not _is_binary(layer) or plan.accelerated:
+        return []
+    reason = packs(layer) or "not packed"
+    kernel = _kernel(layer)
+    assert kernel is not None
+    hint = "give it input_quantizer='ste_sign' and a sign-like kernel_quantizer ('ste_sign'), "
+    hint += "channels_last data and pad_values 0 or 1"
+    if kernel.count >= FOLD_LIMIT:
+        hint = "keep the kernel below 2^25 elements (split it) so the converter folds and packs it"
+    message = (
+        f"binary QuantConv2D {layer.name} is stored as float32 ({_f32(kernel.count)} bytes "
+        f"instead of {packed_kernel_bytes(kernel.shape)} packed): {reason}"
+    )
+    return [Finding("LCE002", "warning", layer.name, message, hint)]
+
+
+def finding_binary_layer_never_packed(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+    """LCE003 (warning): a binary layer of a kind LCE never packs (Dense, depthwise, separable,
+    Conv1D, transposed, 3-D, locally connected) is stored at 32 bits per weight (fact 3)."""
+    if layer.class_name == "QuantConv2D" or layer.class_name not in WEIGHTED:
+        return []
+    if not any(w.precision == 1 for w in layer.weights):
+        return []
+    bits = sum(w.count for w in layer.weights if w.precision == 1)
+    message = (f"binary {layer.class_name} {layer.name} is stored as float32 by LCE "
+               f"({_f32(bits)} bytes for {bits} binary weights)")
+    hint = "LCE only packs QuantConv2D: use a (1x1) QuantConv2D, or budget 32 bits per weight"
+    return [Finding("LCE003", "warning", layer.name, message, hint)]
+
+
+def finding_padding_waste(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+    """LCE004 (warning): packed along C_in in 32-bit words, a conv whose C_in (per group) is not
+    a multiple of 32 stores padding bits (fact 1)."""
+    kernel = _kernel(layer)
+    if not plan.accelerated or kernel is None or kernel.shape[2] % 32 == 0:
+        return []
+    waste = padding_waste_bytes(kernel.shape)
+    message = (f"{layer.name}: C_in={kernel.shape[2]} is not a multiple of 32; "
+               f"{waste} of {packed_kernel_bytes(kernel.shape)} packed bytes are padding")
+    hint = f"use {math.ceil(kernel.shape[2] / 32) * 32} input channels (free) or a multiple of 32"
+    return [Finding("LCE004", "warning", layer.name, message, hint)]
+
+
+def finding_kernel_not_folded(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+    """LCE005 (warning): a quantized kernel of 2^25 or more elements is not folded; its float32
+    latent weights are stored and quantized at inference (fact 7)."""
+    kernel = _kernel(layer)
+    if kernel is None or kernel.precision is None or not FOLD_LIMIT <= kernel.count < FAIL_LIMIT:
+        return []
+    message = (f"{layer.name}: kernel of {kernel.count} elements (>= 2^25) is not folded; "
+               f"{_f32(kernel.count)} bytes of float32 latent weights are stored")
+    hint = "split the layer into kernels below 2^25 elements"
+    return [Finding("LCE005", "warning", layer.name, message, hint)]
+
+
+def finding_unfoldable_bn(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+    """LCE006 (info): a BatchNormalization that follows no conv or dense cannot be folded and
+    costs a MUL and an ADD with 2 float32 vectors (fact 4)."""
+    if layer.class_name != "BatchNormalization" or plan.stored_as != "float32":
+        return []
+    message = f"{layer.name} cannot be folded into a preceding layer: MUL + ADD, {plan.bytes} bytes"
+    hint = "expected for pre-activation BN; place BN right after a conv to have it folded"
+    return [Finding("LCE006", "info", layer.name, message, hint)]
+
+
+def finding_kbit_stored_as_float(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+    """LCE007 (warning): a kernel quantized to 2-8 bits (SteTern, DoReFa, NoOp(precision=k)) is
+    folded into a float32 constant: LCE stores it at 32 bits per weight (fact 3)."""
+    kernel = _kernel(layer)
+    if kernel is None or kernel.precision is None or not 1 < kernel.precision < 32:
+        return []
+    message = (
+        f"{layer.name}: {kernel.precision}-bit kernel is stored as float32 by LCE "
+        f"({_f32(kernel.count)} bytes, not {math.ceil(kernel.count * kernel.precision / 8)})"
+    )
+    hint = "LCE only stores 1-bit QuantConv2D kernels compactly; budget 32 bits per weight"
+    return [Finding("LCE007", "warning", layer.name, message, hint)]
+
+
+LAYER_RULES = (
+    finding_binary_conv_not_packed,
+    finding_binary_layer_never_packed,
+    finding_padding_waste,
+    finding_kernel_not_folded,
+    finding_unfoldable_bn,
+    finding_kbit_stored_as_float,
+)
+
+
+def findings(record: ModelRecord, deployment: Deployment) -> list[Finding]:
+    """Every LCE finding for the model: model-level ones first, then per layer in order."""
+    result = finding_not_convertible(record, deployment)
+    for plan in deployment.layers:
+        layer = _find(record, plan.name)
+        if layer is None:
+            continue
+        for rule in LAYER_RULES:
+            result.extend(rule(layer, plan))
+    return result
