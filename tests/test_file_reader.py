@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import LARQ_FIXTURES, REPO
+from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS
 
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect.file_reader import quantizer_record, read
@@ -26,8 +26,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _short(name: str) -> str:
-    return name.rsplit("/", 1)[-1].split(":")[0]
+def _short(name: str, class_name: str = "") -> str:
+    """Short weight name; a DepthwiseConv kernel is `kernel` (its Keras 3 name) in records."""
+    short = name.rsplit("/", 1)[-1].split(":")[0]
+    if "DepthwiseConv" in class_name and short == "depthwise_kernel":
+        return "kernel"
+    return short
 
 
 def _shape(listed):
@@ -52,14 +56,11 @@ def test_larq_fixture_records_match_reference(larq_fixtures, name):
     for layer, expected in zip(record.layers, reference["layers"], strict=True):
         assert layer.output_shape == _shape(expected["output_shape"]), layer.name
         assert layer.input_precision == expected["input_precision"], layer.name
-        assert [w.name for w in layer.weights] == [
-            _short(n) for n in expected["all_weight_names"]
-        ] or sorted(w.name for w in layer.weights) == sorted(
-            _short(n) for n in expected["all_weight_names"]
-        ), layer.name
+        names = [_short(n, layer.class_name) for n in expected["all_weight_names"]]
+        assert sorted(w.name for w in layer.weights) == sorted(names), layer.name
         by_name = {w.name: w for w in layer.weights}
         for weight in expected["weights"]:
-            ours = by_name[_short(weight["name"])]
+            ours = by_name[_short(weight["name"], layer.class_name)]
             assert ours.shape == tuple(weight["shape"])
             assert (ours.precision or 32) == weight["bitwidth"]
             assert ours.trainable == weight["trainable"]
@@ -772,3 +773,23 @@ def test_lambda_channels_pinned_on_the_channels_first_axis(tmp_path):
     assert record.layer("after").output_shape == (None, 4, 10, 10)
     assert record.layer("gap").output_shape == (None, 4)
     assert not marker.exists()
+
+
+ENGINE_FILES = [
+    *(LARQ_FIXTURES / f"{name}.h5" for name in FIXTURES),
+    *sorted(p for p in SAMPLE_MODELS.glob("*") if p.suffix in (".h5", ".keras")),
+]
+
+
+@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
+def test_static_and_keras_engines_agree_on_fixtures_and_sample_models(tf, path):
+    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.loading import load_model
+
+    before = sha256(path)
+    static = report.to_json(profile.profile(read(path)))
+    loaded = report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    static.pop("source")
+    loaded.pop("source")
+    assert static == loaded
+    assert sha256(path) == before

@@ -773,9 +773,13 @@ class _Model:
         records = []
         for full_name, shape in items:
             name = _short_name(full_name) if legacy else full_name
+            if depthwise and name == "depthwise_kernel":
+                # Keras 2 names a DepthwiseConv kernel `depthwise_kernel`, Keras 3 `kernel`: use
+                # the Keras 3 name so both engines (and both file generations) agree.
+                name = "kernel"
             argument = _WEIGHT_QUANTIZER.get(name)
             if depthwise and name == "kernel" and "kernel_quantizer" not in quantizers:
-                argument = "depthwise_quantizer"  # Keras 3 names the depthwise kernel `kernel`
+                argument = "depthwise_quantizer"
             quantizer = quantizers.get(argument) if argument else None
             non_trainable = name in _NON_TRAINABLE and (
                 _base_class(layer.class_name) in _NON_TRAINABLE_CLASSES
