@@ -526,3 +526,25 @@ def test_audit_and_flips_never_import_tensorflow(args):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith(("exit 0", "exit 1"))
+
+
+def test_cli_target_lce_with_the_real_rules():
+    from bnnstat.inspect import file_reader, lce
+
+    record = file_reader.read(CLEAN)
+    deployment = lce.predict(record)
+    expected_codes = sorted({f.code for f in lce.findings(record, deployment)})
+    result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "10MiB", "--format", "json")
+    data = json.loads(result.output)
+    assert result.exit_code == (0 if data["passed"] else 1)
+    assert data["budgets"] == [
+        {
+            "name": "max_deployed_size",
+            "limit": 10 * 1024**2,
+            "actual": deployment.total_bytes,
+            "passed": True,
+        }
+    ]
+    assert sorted({f["code"] for f in data["findings"]}) == expected_codes
+    tight = _audit(CLEAN, "--target", "lce", "--max-deployed-size", str(deployment.total_bytes - 1))
+    assert tight.exit_code == 1 and "FAIL  max_deployed_size" in tight.output
