@@ -793,3 +793,22 @@ def test_static_and_keras_engines_agree_on_fixtures_and_sample_models(tf, path):
     loaded.pop("source")
     assert static == loaded
     assert sha256(path) == before
+
+
+def test_compressed_keras_archive_is_read(tmp_path):
+    """Keras stores members uncompressed; a re-zipped (deflated) archive still reads."""
+    stored = tmp_path / "s.keras"
+    _sequential_keras(stored)
+    deflated = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(stored) as source, zipfile.ZipFile(deflated, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info), zipfile.ZIP_DEFLATED)
+    assert read(deflated).layers[0].weights == read(stored).layers[0].weights
+
+
+def test_subclassed_model_without_layer_config_is_a_clear_error(tmp_path):
+    config = {"class_name": "MyModel", "config": {"name": "m", "units": 3}}
+    with h5py.File(tmp_path / "sub.h5", "w") as handle:
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(BnnstatError, match="MyModel.*--engine keras"):
+        read(tmp_path / "sub.h5")

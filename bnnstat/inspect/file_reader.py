@@ -319,6 +319,17 @@ def _keras3_node(group_id: Any) -> _Weights:
     return node
 
 
+def _check_model_config(path: Path, entry: Any) -> Mapping[str, Any]:
+    if not isinstance(entry, Mapping) or not _is_model_config(entry):
+        class_name = entry.get("class_name") if isinstance(entry, Mapping) else None
+        raise _fail(
+            path,
+            f"the saved config of model class '{class_name}' has no layer list, so it cannot be "
+            "read statically (try --engine keras)",
+        )
+    return entry
+
+
 @dataclass
 class _Source:
     config: Mapping[str, Any]
@@ -336,7 +347,7 @@ def _read_h5(path: Path) -> Iterator[_Source]:
                 path,
                 "no model config in this HDF5 file (a weights-only file or not a Keras model)",
             )
-        config = _json(path, raw, "model_config")
+        config = _check_model_config(path, _json(path, raw, "model_config"))
         group = handle.get("model_weights", handle)
         yield _Source(config, legacy=_legacy_h5_weights(path, group))
 
@@ -352,7 +363,9 @@ def _read_keras_zip(path: Path) -> Iterator[_Source]:
         if "config.json" not in names:
             raise _fail(path, "zip archive has no config.json: not a .keras model")
         try:
-            config = _json(path, archive.read("config.json"), "config.json")
+            config = _check_model_config(
+                path, _json(path, archive.read("config.json"), "config.json")
+            )
         except (zipfile.BadZipFile, OSError, EOFError) as error:
             raise _fail(path, f"cannot read config.json ({error})") from None
         if "model.weights.h5" not in names:
@@ -609,7 +622,6 @@ class _Layer:
     model: _Model | None = None
     weights: tuple[WeightRecord, ...] = ()
     results: list[_CallResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 class _Model:
@@ -627,6 +639,9 @@ class _Model:
         self.inputs: list[_Ref] = []
         self.outputs: list[_Ref] = []
         self.input_config: Mapping[str, Any] | None = None
+        # Filled by `evaluate`: shapes Keras 3 recorded per tensor, and the model's input shapes.
+        self.recorded: dict[_Ref, Shape] = {}
+        self.model_input_shapes: list[Shape | None] = []
         if self.sequential:
             self._parse_sequential(raw_layers)
         else:
@@ -912,7 +927,7 @@ class _Model:
 
     def _fill_recorded(self, layer: _Layer, tensor: _Tensor, index: int) -> _Tensor:
         """Use the shape Keras 3 recorded for this tensor where inference left a gap."""
-        recorded = getattr(self, "recorded", {})
+        recorded = self.recorded
         node = len(layer.results)
         shape = recorded.get(_Ref(layer.name, node, index))
         if shape is None:
@@ -986,7 +1001,6 @@ class _Model:
         if assumed and layer.class_name != "Lambda":
             notes.append("output shape rests on an assumed Lambda output shape")
         notes += [q.note for q in quantizers.values() if q.note]
-        notes += layer.notes
         input_precision = quantizers["input_quantizer"].precision if (
             "input_quantizer" in quantizers) else None  # fmt: skip
         nested = layer.model.records() if layer.model is not None else ()
@@ -1126,7 +1140,7 @@ def read(
         class_name=model.class_name,
         layers=layers,
         source=str(path),
-        input_shapes=tuple(s for s in getattr(model, "model_input_shapes", []) if s is not None),
+        input_shapes=tuple(s for s in model.model_input_shapes if s is not None),
         output_names=tuple(dict.fromkeys(ref.layer for ref in model.outputs)),
         notes=tuple(notes),
     )
@@ -1135,13 +1149,6 @@ def read(
 def _build(path: Path, source: _Source, context: _Context) -> _Model:
     """Parse the config, attach weight shapes and run shape inference (file still open)."""
     entry = source.config
-    if not isinstance(entry, Mapping) or not _is_model_config(entry):
-        class_name = entry.get("class_name") if isinstance(entry, Mapping) else None
-        raise _fail(
-            path,
-            f"the saved config of model class '{class_name}' has no layer list, so it cannot be "
-            "read statically (try --engine keras)",
-        )
     try:
         model = _Model(entry, context)
         if source.legacy is not None:
