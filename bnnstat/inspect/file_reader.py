@@ -259,17 +259,21 @@ def _short_name(weight_name: str) -> str:
 
 
 def _legacy_h5_weights(path: Path, group: Any) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
-    """`{layer name: [(full weight name, shape), ...]}` from a Keras 2 / legacy-h5 weights group."""
-    names = group.attrs.get("layer_names")
+    """`{layer name: [(full weight name, shape), ...]}` from a Keras 2 / legacy-h5 weights group.
+
+    Low-level h5py with relative opens (see `_keras3_node` for why).
+    """
+    h5g, h5d = _h5py().h5g, _h5py().h5d
+    names = _attribute(group.id, b"layer_names")
     if names is None:
         raise _fail(path, "HDF5 file has no 'layer_names': not a Keras model weights group")
     table: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
     for layer_name in (_decode(n) for n in names):
-        layer_group = group[layer_name]
+        layer_id = h5g.open(group.id, layer_name.encode())
         entries = []
-        for weight_name in (_decode(n) for n in layer_group.attrs.get("weight_names", [])):
-            dataset = layer_group[weight_name]
-            entries.append((weight_name, tuple(int(d) for d in dataset.shape)))
+        for weight_name in (_decode(n) for n in _attribute(layer_id, b"weight_names") or []):
+            shape = h5d.open(layer_id, weight_name.encode()).shape
+            entries.append((weight_name, tuple(int(d) for d in shape)))
         table[layer_name] = entries
     return table
 
