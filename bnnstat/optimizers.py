@@ -1,0 +1,529 @@
+r"""Optimizers for Binarized Neural Networks on the Keras 3 optimizer API (Larq's
+``larq.optimizers``).
+
+BNNs mix 1-bit weights with higher-precision ones (typically the first and last layers, biases and
+BatchNorm parameters). `CaseOptimizer` routes each trainable variable to the optimizer whose
+predicate claims it; `Bop` trains binary weights directly, without latent weights:
+
+```python
+import keras
+import bnnstat as lq
+
+optimizer = lq.optimizers.CaseOptimizer(
+    (lq.optimizers.Bop.is_binary_variable, lq.optimizers.Bop(threshold=1e-6, gamma=1e-3)),
+    default_optimizer=keras.optimizers.Adam(0.01),
+)
+model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+```
+
+Design notes (Keras 3.15 / TensorFlow 2.21):
+
+- Routing is decided once, in `CaseOptimizer.build()`, which sees the model's `keras.Variable`s
+  with their precision tags. During `apply()` variables are looked up by the optimizer's own
+  variable key (`_get_variable_index`), which resolves per-replica `tf.Variable`s of a
+  `MirroredStrategy` to their distributed container; never by `id()`, name or path (paths change
+  when a model is reloaded: ``net/bin/kernel`` becomes ``bin/kernel``).
+- The predicates are serialized with the optimizer (``Bop.is_binary_variable`` is registered with
+  Keras), so a reloaded model recomputes exactly the same routing from the precision tags that the
+  quantized layers set in ``build()``. Custom predicates must be registered with
+  ``keras.saving.register_keras_serializable`` to reload in safe mode.
+- State: every inner optimizer is saved as its own object in ``.keras`` files (its iterations and
+  slots), next to the CaseOptimizer's own counter.
+
+Learning rates: ``CaseOptimizer.learning_rate`` is the *default optimizer's* learning rate, so
+Keras' ``LearningRateScheduler`` / ``ReduceLROnPlateau`` act on the full-precision weights.
+Bop has no learning rate: its adaptivity rate `gamma` is a different quantity (the averaging rate
+of the gradient signal, whose scale is tied to `threshold`), so a learning-rate schedule written
+for Adam must not silently rescale it. Reading ``Bop.learning_rate`` returns the current `gamma`
+(Keras passes it to every update step); assigning it raises a `TypeError` that points to
+``bnnstat.callbacks.HyperparameterScheduler(schedule, "gamma")``, which schedules `gamma` (also
+inside a CaseOptimizer).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+from keras import ops
+from keras.src import backend
+from keras.src.utils import tracking
+
+from bnnstat import _registry
+from bnnstat.utils import precision_of
+
+__all__ = ["Bop", "CaseOptimizer"]
+
+Schedule = keras.optimizers.schedules.LearningRateSchedule
+Predicate = Callable[[Any], bool]
+
+
+def _sign_zero_positive(x: Any) -> Any:
+    """sign(x) with sign(0) = +1, in the dtype of `x`."""
+    return ops.where(ops.greater_equal(x, 0), ops.ones_like(x), -ops.ones_like(x))
+
+
+def _is_binary_variable(var: Any) -> bool:
+    """True for variables tagged with precision 1 (`bnnstat.utils.precision_of(var) == 1`).
+
+    This is an example of a predicate that can be used by the `CaseOptimizer`.
+    """
+    return precision_of(var) == 1
+
+
+_registry.register(_is_binary_variable, name="is_binary_variable")
+
+
+class _Hyperparameters:
+    """Float-or-schedule hyperparameters of an optimizer (Bop's `threshold` and `gamma`).
+
+    A float is held in a non-trainable scalar variable (saved with the optimizer state, and
+    assignable without retracing the training function); a `LearningRateSchedule` or a
+    zero-argument callable is evaluated at the optimizer's iteration count on every read.
+    """
+
+    @staticmethod
+    def create(optimizer: keras.optimizers.Optimizer, name: str, value: Any) -> Any:
+        if isinstance(value, Schedule) or callable(value):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(
+                f"{type(optimizer).__name__}: `{name}` must be a float or a "
+                f"keras.optimizers.schedules.LearningRateSchedule, got {value!r}"
+            )
+        with backend.name_scope(optimizer.name, caller=optimizer):
+            variable = backend.Variable(
+                float(value),
+                name=name,
+                dtype="float32",
+                trainable=False,
+                aggregation="only_first_replica",
+            )
+        optimizer._track_variable(variable)
+        return variable
+
+    @staticmethod
+    def current(optimizer: keras.optimizers.Optimizer, stored: Any) -> Any:
+        if isinstance(stored, Schedule):
+            return stored(optimizer.iterations)
+        if isinstance(stored, keras.Variable):
+            return stored
+        return stored()
+
+    @staticmethod
+    def assign(optimizer: keras.optimizers.Optimizer, name: str, stored: Any, value: Any) -> Any:
+        """The new stored value: a schedule replaces, a float is assigned to the variable."""
+        if isinstance(value, Schedule) or callable(value):
+            if isinstance(stored, keras.Variable):
+                optimizer._untrack_variable(stored)
+            return value
+        if not isinstance(stored, keras.Variable):
+            raise TypeError(
+                f"{type(optimizer).__name__} was created with a schedule for `{name}`, so "
+                f"`{name}` cannot be set to a number; create it with a float instead."
+            )
+        stored.assign(ops.cast(value, stored.dtype))
+        return stored
+
+    @staticmethod
+    def serialize(stored: Any) -> Any:
+        if isinstance(stored, Schedule):
+            return keras.optimizers.schedules.serialize(stored)
+        if isinstance(stored, keras.Variable):
+            return float(ops.convert_to_numpy(stored))
+        return keras.saving.serialize_keras_object(stored)
+
+    @staticmethod
+    def deserialize(value: Any, custom_objects: Any = None) -> Any:
+        if isinstance(value, dict):
+            return keras.saving.deserialize_keras_object(value, custom_objects=custom_objects)
+        return value
+
+
+@_registry.register
+class Bop(keras.optimizers.Optimizer):
+    r"""Binary optimizer (Bop), a latent-free optimizer for binary weights.
+
+    For every variable it trains, Bop keeps an exponential moving average `m` of the gradient
+    `g` and flips a weight when the average agrees in sign with the weight by more than
+    `threshold`:
+
+    \[ m \leftarrow m + \gamma\,(g - m), \qquad
+       w \leftarrow \operatorname{sign}\big(-\operatorname{sign}(w\,m - \tau)\, w\big) \]
+
+    with \(\tau\) = `threshold`, the inner sign the usual one (sign(0) = 0) and the outer one
+    mapping 0 to +1. So \(w\) flips where \(w m > \tau\), keeps its sign where \(w m < \tau\), and
+    becomes +1 where \(w m = \tau\). The result is always +-1, whatever `w` held before.
+
+    `gamma` is somewhat analogous to a learning rate: a high `gamma` converges quickly but
+    makes training noisy. A threshold that is too high learns little; one too low is noisy.
+
+    Bop only targets variables that are explicitly tagged as binary (precision 1, e.g. a
+    `NoOp(precision=1)` kernel quantizer) through `Bop.is_binary_variable`; use it inside a
+    `CaseOptimizer` with a default optimizer for the other weights.
+
+    Bop has no learning rate: ``learning_rate`` reads the current `gamma` and refuses to be set
+    (schedule `gamma` with `bnnstat.callbacks.HyperparameterScheduler`).
+
+    Args:
+        threshold: magnitude of the average gradient signal required to flip a weight; a float
+            or a `keras.optimizers.schedules.LearningRateSchedule` (evaluated at `iterations`).
+        gamma: the adaptivity rate; a float or a `LearningRateSchedule`.
+        name: name of the optimizer.
+        **kwargs: other Keras optimizer arguments (e.g. `clipvalue`), not `learning_rate`.
+
+    Reference: Helwegen et al., "Latent Weights Do Not Exist: Rethinking Binarized Neural
+    Network Optimization", NeurIPS 2019.
+    """
+
+    is_binary_variable = staticmethod(_is_binary_variable)
+
+    def __init__(
+        self,
+        threshold: float | Schedule = 1e-8,
+        gamma: float | Schedule = 1e-4,
+        name: str = "Bop",
+        **kwargs: Any,
+    ) -> None:
+        if "learning_rate" in kwargs:
+            raise TypeError("Bop has no `learning_rate`; its adaptivity rate is `gamma`.")
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+        # The base class made a learning-rate variable; Bop has none (see `learning_rate`).
+        self._untrack_variable(self._learning_rate)
+        self._learning_rate = None
+        self._threshold = _Hyperparameters.create(self, "threshold", threshold)
+        self._gamma = _Hyperparameters.create(self, "gamma", gamma)
+
+    @tracking.no_automatic_dependency_tracking
+    def build(self, var_list: Sequence[Any]) -> None:
+        """Create one moving average `m` (zeros) per trained variable."""
+        if self.built:
+            return
+        super().build(var_list)
+        self._moving_averages = self.add_optimizer_variables(var_list, "m")
+
+    # -- hyperparameters -----------------------------------------------------------------
+    @property
+    def threshold(self) -> Any:
+        """Current flip threshold (a variable, or the schedule's value at `iterations`)."""
+        return _Hyperparameters.current(self, self._threshold)
+
+    @threshold.setter
+    def threshold(self, value: Any) -> None:
+        self._threshold = _Hyperparameters.assign(self, "threshold", self._threshold, value)
+
+    @property
+    def gamma(self) -> Any:
+        """Current adaptivity rate (a variable, or the schedule's value at `iterations`)."""
+        return _Hyperparameters.current(self, self._gamma)
+
+    @gamma.setter
+    def gamma(self, value: Any) -> None:
+        self._gamma = _Hyperparameters.assign(self, "gamma", self._gamma, value)
+
+    @property
+    def learning_rate(self) -> Any:
+        """The current `gamma` (read-only; Bop has no learning rate)."""
+        return self.gamma
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        raise TypeError(
+            "Bop has no learning rate. Its adaptivity rate `gamma` is deliberately not reachable "
+            "as `learning_rate`; schedule it with bnnstat.callbacks.HyperparameterScheduler("
+            "schedule, 'gamma') or set `optimizer.gamma`."
+        )
+
+    # -- update --------------------------------------------------------------------------
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        """m <- m + gamma (g - m);  w <- sign(-sign(w m - threshold) w), sign(0) = +1."""
+        dtype = variable.dtype
+        m = self._moving_averages[self._get_variable_index(variable)]
+        gamma = ops.cast(self.gamma, dtype)
+        threshold = ops.cast(self.threshold, dtype)
+        gradient = ops.cast(gradient, dtype)
+        m_new = ops.add(m, ops.multiply(gamma, ops.subtract(gradient, m)))
+        self.assign(m, m_new)
+        w = ops.convert_to_tensor(variable)
+        agreement = ops.sign(ops.subtract(ops.multiply(w, m_new), threshold))
+        self.assign(variable, _sign_zero_positive(ops.multiply(ops.negative(agreement), w)))
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("learning_rate", None)
+        config["threshold"] = _Hyperparameters.serialize(self._threshold)
+        config["gamma"] = _Hyperparameters.serialize(self._gamma)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Bop:
+        config = dict(config)
+        config.pop("learning_rate", None)
+        for key in ("threshold", "gamma"):
+            if key in config:
+                config[key] = _Hyperparameters.deserialize(config[key], custom_objects)
+        return cls(**config)
+
+
+@_registry.register
+class CaseOptimizer(keras.optimizers.Optimizer):
+    """An optimizer wrapper that applies different optimizers to subsets of the variables.
+
+    An optimizer trains a variable iff its accompanying predicate returns True for it. At most
+    one predicate may claim a variable; a variable claimed by none is trained by
+    `default_optimizer`, or, when that is None, not trained at all (with a warning).
+
+    Routing is computed in `build()` from the model's `keras.Variable`s (so predicates see their
+    precision tags) and then looked up by the optimizer's own variable index, which is stable
+    under `tf.function`, XLA and `MirroredStrategy`. Create the CaseOptimizer *and* its inner
+    optimizers inside `strategy.scope()`.
+
+    `learning_rate` is the default optimizer's learning rate, so Keras' learning-rate callbacks
+    act on the full-precision weights. `iterations` counts the CaseOptimizer's own steps; every
+    inner optimizer keeps its own.
+
+    Args:
+        *predicate_optimizer_pairs: one or more ``(predicate, optimizer)`` pairs, where
+            `predicate(variable) -> bool` decides whether `optimizer` trains `variable`.
+        default_optimizer: the optimizer for variables that no predicate claims (keyword only).
+        name: name of the optimizer.
+
+    Raises (on `build`):
+        ValueError: a variable is claimed by two optimizers (naming it and both optimizers), or
+            a predicate's optimizer claims no variable.
+    """
+
+    def __init__(
+        self,
+        *predicate_optimizer_pairs: tuple[Predicate, keras.optimizers.Optimizer],
+        default_optimizer: keras.optimizers.Optimizer | None = None,
+        name: str = "optimizer_case",
+    ) -> None:
+        super().__init__(learning_rate=0.0, name=name)
+        self._untrack_variable(self._learning_rate)
+        self._learning_rate = None
+        for i, pair in enumerate(predicate_optimizer_pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(
+                    f"Expected a (predicate, optimizer) pair at `predicate_optimizer_pairs[{i}]` "
+                    f"but got {pair!r}."
+                )
+            predicate, optimizer = pair
+            if not callable(predicate):
+                raise TypeError(
+                    "Expected callable predicate at "
+                    f"`predicate_optimizer_pairs[{i}][0]` but got `{type(predicate)}`."
+                )
+            if not isinstance(optimizer, keras.optimizers.Optimizer):
+                raise TypeError(
+                    "Expected `keras.optimizers.Optimizer` at "
+                    f"`predicate_optimizer_pairs[{i}][1]` but got `{type(optimizer)}`."
+                )
+        if default_optimizer is not None and not isinstance(
+            default_optimizer, keras.optimizers.Optimizer
+        ):
+            raise TypeError(
+                "Expected `keras.optimizers.Optimizer` for `default_optimizer` but got "
+                f"`{type(default_optimizer)}`."
+            )
+        self.pred_opt_pairs = [tuple(pair) for pair in predicate_optimizer_pairs]
+        self.default = default_optimizer
+        # Inner optimizers, the default last: index k in `_routes` means `optimizers[k]`.
+        self.optimizers = [opt for _, opt in self.pred_opt_pairs]
+        if default_optimizer is not None:
+            self.optimizers.append(default_optimizer)
+        self._routes: list[int | None] = []
+
+    # -- routing -------------------------------------------------------------------------
+    def _route(self, variable: Any) -> int | None:
+        """Index of the optimizer that trains `variable` (None: not trained)."""
+        claims = [k for k, (predicate, _) in enumerate(self.pred_opt_pairs) if predicate(variable)]
+        if len(claims) > 1:
+            first, second = (self.optimizers[k] for k in claims[:2])
+            raise ValueError(
+                f"Variable `{_describe(variable)}` claimed by multiple optimizers: "
+                f"`{first.name}` ({type(first).__name__}) and `{second.name}` "
+                f"({type(second).__name__}). Each variable may be claimed by one predicate only."
+            )
+        if claims:
+            return claims[0]
+        if self.default is not None:
+            return len(self.optimizers) - 1
+        warnings.warn(
+            f"No `default_optimizer` provided to train variable `{_describe(variable)}`.",
+            stacklevel=3,
+        )
+        return None
+
+    @tracking.no_automatic_dependency_tracking
+    def build(self, var_list: Sequence[Any]) -> None:
+        """Route every variable, then build each inner optimizer on its own variables."""
+        if self.built:
+            return
+        var_list = list(var_list)
+        routes = [self._route(v) for v in var_list]
+        for k, (_, optimizer) in enumerate(self.pred_opt_pairs):
+            if k not in routes:
+                raise ValueError(
+                    f"Optimizer `{optimizer.name}` ({type(optimizer).__name__}) did not claim any "
+                    f"variables (its predicate returned False for all {len(var_list)} trainable "
+                    "variables)."
+                )
+        super().build(var_list)
+        self._routes = routes
+        for k, optimizer in enumerate(self.optimizers):
+            subset = [v for v, route in zip(var_list, routes, strict=True) if route == k]
+            if subset and not optimizer.built:
+                with backend.name_scope(optimizer.name, caller=optimizer):
+                    optimizer.build(subset)
+                optimizer.built = True
+
+    def routes(self) -> list[tuple[Any, keras.optimizers.Optimizer | None]]:
+        """`(variable, optimizer or None)` for every variable, in build order."""
+        return [
+            (v, None if k is None else self.optimizers[k])
+            for v, k in zip(self._trainable_variables, self._routes, strict=True)
+        ]
+
+    # -- update --------------------------------------------------------------------------
+    def apply(self, grads: Sequence[Any], trainable_variables: Sequence[Any] | None = None) -> None:
+        """Split `(gradient, variable)` pairs by route and apply each inner optimizer once."""
+        if len(grads) == 0:
+            return
+        if trainable_variables is None:
+            if not self.built:
+                raise ValueError(
+                    "When passing `grads` without `variables`, the optimizer must already be "
+                    "built on a list of variables. Call `optimizer.build(trainable_variables)`."
+                )
+            trainable_variables = self._trainable_variables
+        else:
+            trainable_variables = list(trainable_variables)
+            if not self.built:
+                with backend.name_scope(self.name, caller=self):
+                    self.build(trainable_variables)
+                self.built = True
+            self._check_variables_are_known(trainable_variables)
+        buckets: list[tuple[list[Any], list[Any]]] = [([], []) for _ in self.optimizers]
+        for grad, variable in zip(grads, trainable_variables, strict=True):
+            route = self._routes[self._get_variable_index(variable)]
+            if route is not None and grad is not None:
+                buckets[route][0].append(grad)
+                buckets[route][1].append(variable)
+        with backend.name_scope(self.name, caller=self):
+            for optimizer, (bucket_grads, bucket_vars) in zip(
+                self.optimizers, buckets, strict=True
+            ):
+                if bucket_vars:
+                    optimizer.apply(bucket_grads, bucket_vars)
+        self._iterations.assign_add(1)
+
+    def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+        raise NotImplementedError("CaseOptimizer delegates every update to its inner optimizers")
+
+    def finalize_variable_values(self, var_list: Sequence[Any]) -> None:
+        for optimizer, (_, subset) in zip(self.optimizers, self._subsets(var_list), strict=True):
+            if subset:
+                optimizer.finalize_variable_values(subset)
+
+    def _subsets(self, var_list: Sequence[Any]) -> list[tuple[int, list[Any]]]:
+        subsets: list[tuple[int, list[Any]]] = [(k, []) for k in range(len(self.optimizers))]
+        for variable in var_list:
+            route = self._routes[self._get_variable_index(variable)] if self.built else None
+            if route is not None:
+                subsets[route][1].append(variable)
+        return subsets
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def variables(self) -> list[Any]:
+        """Own variables (`iterations`) followed by every inner optimizer's variables."""
+        result = self._variables[:]
+        for optimizer in self.optimizers:
+            result.extend(optimizer.variables)
+        return result
+
+    def save_own_variables(self, store: Any) -> None:
+        # Inner optimizers are saved as child objects (under `optimizers/`), so only our own.
+        for i, variable in enumerate(self._variables):
+            store[str(i)] = ops.convert_to_numpy(variable)
+
+    def load_own_variables(self, store: Any) -> None:
+        if len(store.keys()) != len(self._variables):
+            warnings.warn(
+                f"Skipping variable loading for optimizer '{self.name}', because it has "
+                f"{len(self._variables)} variables whereas the saved optimizer has "
+                f"{len(store.keys())} variables.",
+                stacklevel=2,
+            )
+            return
+        for i, variable in enumerate(self._variables):
+            variable.assign(store[str(i)])
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Set all state: own variables, then each inner optimizer's (the `variables` order)."""
+        variables = self.variables
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"CaseOptimizer '{self.name}' has {len(variables)} variables, "
+                f"got {len(weights)} values."
+            )
+        for variable, value in zip(variables, weights, strict=True):
+            variable.assign(value)
+
+    # -- learning rate -------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> Any:
+        """The default optimizer's learning rate."""
+        if self.default is None:
+            raise AttributeError(
+                f"CaseOptimizer '{self.name}' has no default_optimizer, hence no learning_rate; "
+                "schedule an inner optimizer's hyperparameter with "
+                "bnnstat.callbacks.HyperparameterScheduler(..., optimizer=inner)."
+            )
+        return self.default.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        if self.default is None:
+            raise AttributeError(
+                f"CaseOptimizer '{self.name}' has no default_optimizer whose learning_rate "
+                "could be set."
+            )
+        self.default.learning_rate = value
+
+    # -- config --------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        serialize = keras.saving.serialize_keras_object
+        return {
+            "name": self.name,
+            "predicate_optimizer_pairs": [
+                {"predicate": serialize(predicate), "optimizer": serialize(optimizer)}
+                for predicate, optimizer in self.pred_opt_pairs
+            ],
+            "default_optimizer": None if self.default is None else serialize(self.default),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> CaseOptimizer:
+        def load(value: Any) -> Any:
+            return keras.saving.deserialize_keras_object(value, custom_objects=custom_objects)
+
+        pairs = [
+            (load(item["predicate"]), load(item["optimizer"]))
+            for item in config.get("predicate_optimizer_pairs", [])
+        ]
+        default = config.get("default_optimizer")
+        return cls(
+            *pairs,
+            default_optimizer=None if default is None else load(default),
+            name=config.get("name", "optimizer_case"),
+        )
+
+
+def _describe(variable: Any) -> str:
+    """A variable's path (Keras 3) or name."""
+    return str(getattr(variable, "path", None) or getattr(variable, "name", variable))
