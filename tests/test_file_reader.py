@@ -812,3 +812,27 @@ def test_subclassed_model_without_layer_config_is_a_clear_error(tmp_path):
         handle.attrs["model_config"] = json.dumps(config)
     with pytest.raises(BnnstatError, match="MyModel.*--engine keras"):
         read(tmp_path / "sub.h5")
+
+
+def test_shared_layer_calls_resolving_out_of_order_keep_node_order(tmp_path):
+    """Call 0 of `shared` waits for a layer listed after it; call 1 is ready first."""
+    image = {
+        "class_name": "InputLayer",
+        "name": "image",
+        "inbound_nodes": [],
+        "config": {"batch_input_shape": [None, 4], "name": "image"},
+    }
+    early = _layer("Dense", "early", ["image"], units=8, use_bias=False)
+    shared = _layer("Dense", "shared", [], units=2, use_bias=False)
+    shared["inbound_nodes"] = [[["late", 0, 0, {}]], [["early", 0, 0, {}]]]
+    late = _layer("RepeatVector", "late", ["early"], n=3)
+    add = _layer("Flatten", "flat", [])
+    add["inbound_nodes"] = [[["shared", 0, 0, {}]]]
+    config = _functional("m", [image, early, shared, late, add], ["image"], ["flat"])
+    weights = {"early": {"kernel": (4, 8)}, "shared": {"kernel": (8, 2)}}
+    record = read(write_keras2_h5(tmp_path / "order.h5", config, weights))
+    shared_record = record.layer("shared")
+    assert shared_record.input_shapes == ((None, 3, 8), (None, 8))
+    assert shared_record.output_shapes == ((None, 3, 2), (None, 2))
+    assert shared_record.output_shape is None and "multiple" in shared_record.note
+    assert record.layer("flat").output_shape == (None, 6)

@@ -431,6 +431,7 @@ class _CallResult:
     inputs: list[_Tensor]
     outputs: list[_Tensor]
     note: str | None = None
+    node: int = 0  # which call (inbound node) of the layer this is
 
 
 def _is_history(value: Any) -> bool:
@@ -872,7 +873,7 @@ class _Model:
                 tensors = [self._tensor_of(produced, ref) for ref in call.inputs]
                 kw_tensors = dict(zip(call.inputs, tensors, strict=True))
                 produced[(layer.name, index)] = self._run_layer(
-                    layer, call, tensors, kw_tensors, consumers.get(layer.name, {})
+                    layer, call, tensors, kw_tensors, consumers.get(layer.name, {}), index
                 )
             if len(waiting) == len(pending):
                 names = sorted({layer.name for layer, _ in waiting})
@@ -909,6 +910,7 @@ class _Model:
         inputs: list[_Tensor],
         by_ref: Mapping[_Ref, _Tensor],
         consumers: Mapping[int, list[_Layer]],
+        node: int = 0,
     ) -> list[_Tensor]:
         kw_refs = set(_collect_refs(call.kwargs))
         first = [t for ref, t in zip(call.inputs, inputs, strict=False) if ref not in kw_refs]
@@ -923,17 +925,16 @@ class _Model:
             outputs, note = self._infer(layer, first, kwargs, consumers)
         if assumed:
             outputs = [_Tensor(t.shape, True, t.reason) for t in outputs]
-        outputs = [self._fill_recorded(layer, t, i) for i, t in enumerate(outputs)]
+        outputs = [self._fill_recorded(_Ref(layer.name, node, i), t) for i, t in enumerate(outputs)]
         if note and all(t.shape is not None and not t.assumed for t in outputs):
             note = None  # Keras recorded the shapes that inference could not give
-        layer.results.append(_CallResult(list(inputs), outputs, note))
+        layer.results.append(_CallResult(list(inputs), outputs, note, node))
         return outputs
 
-    def _fill_recorded(self, layer: _Layer, tensor: _Tensor, index: int) -> _Tensor:
+    def _fill_recorded(self, ref: _Ref, tensor: _Tensor) -> _Tensor:
         """Use the shape Keras 3 recorded for this tensor where inference left a gap."""
         recorded = self.recorded
-        node = len(layer.results)
-        shape = recorded.get(_Ref(layer.name, node, index))
+        shape = recorded.get(ref)
         if shape is None:
             return tensor
         if tensor.shape is None or tensor.assumed or None in tensor.shape[1:]:
@@ -989,6 +990,7 @@ class _Model:
 
     def _record(self, layer: _Layer) -> LayerRecord:
         quantizers = layer_quantizers(layer.class_name, layer.config, self.context.overrides)
+        layer.results.sort(key=lambda result: result.node)  # calls may resolve out of order
         outputs = [t for result in layer.results for t in result.outputs]
         known = [t.shape for t in outputs if t.shape is not None]
         single = all(len(r.outputs) == 1 for r in layer.results)
