@@ -8,8 +8,9 @@ translated instead:
    Keras 3 arguments: ``batch_input_shape`` becomes an `Input`, Keras 2 nested object configs
    (initializers, constraints, ``{"class_name": "SteSign", ...}`` quantizers and
    ``{"class_name": "function", "config": NAME}`` functions) become objects, Larq layers become
-   `bnnstat.layers`, ``TFOpLambda`` layers such as ``tf.__operators__.add`` become the matching
-   Keras merge / activation layers;
+   `bnnstat.layers`, ``TFOpLambda`` layers (``tf.__operators__.add``, ``tf.concat``, ``tf.split``,
+   ``tf.nn.relu``, ...) become bnnstat's `TFOpLambda` layer, which keeps Keras 2's class and
+   layer names and computes the operation with keras.ops;
 2. the model is rebuilt (Sequential, or a functional graph from the Keras 2 node lists; a Larq
    Zoo model subclass is rebuilt as the functional model it saved);
 3. the weights are assigned from the file's ``model_weights`` groups by layer name, in the
@@ -33,7 +34,7 @@ import keras
 
 from bnnstat.errors import BnnstatError
 
-__all__ = ["load_model"]
+__all__ = ["TFOpLambda", "load_model"]
 
 # Larq / Keras 2 layer classes that map to a bnnstat layer of another name.
 _RENAMED = {
@@ -45,21 +46,70 @@ _IGNORED_KEYS = {"batch_input_shape", "ragged"}
 # Keras 2 separable convolutions also wrote the unused `kernel_*` arguments of their base class.
 _UNUSED_BY_SEPARABLE = {"kernel_initializer", "kernel_regularizer", "kernel_constraint"}
 _MODEL_CLASSES = {"Sequential", "Functional", "Model"}
-# TFOpLambda functions with a Keras 3 layer: (layer class, number of tensor operands).
-_OP_LAYERS: dict[str, tuple[str, Any]] = {
-    "__operators__.add": ("Add", None),
-    "math.add": ("Add", None),
-    "math.subtract": ("Subtract", None),
-    "__operators__.sub": ("Subtract", None),
-    "math.multiply": ("Multiply", None),
-    "math.maximum": ("Maximum", None),
-    "math.minimum": ("Minimum", None),
-    "nn.relu": ("Activation", "relu"),
-    "nn.relu6": ("Activation", "relu6"),
-    "math.sigmoid": ("Activation", "sigmoid"),
-    "math.tanh": ("Activation", "tanh"),
-    "nn.softmax": ("Activation", "softmax"),
+# Keras 2 TFOpLambda functions rebuilt by `TFOpLambda`: name -> keras.ops function.
+_BINARY_OPS = {
+    "__operators__.add": "add",
+    "math.add": "add",
+    "__operators__.sub": "subtract",
+    "math.subtract": "subtract",
+    "__operators__.mul": "multiply",
+    "math.multiply": "multiply",
+    "math.maximum": "maximum",
+    "math.minimum": "minimum",
 }
+_UNARY_OPS = {
+    "nn.relu": "relu",
+    "nn.relu6": "relu6",
+    "math.sigmoid": "sigmoid",
+    "nn.sigmoid": "sigmoid",
+    "math.tanh": "tanh",
+    "nn.softmax": "softmax",
+}
+_STRUCTURAL_OPS = {"concat", "split"}
+
+
+@keras.saving.register_keras_serializable(package="bnnstat")
+class TFOpLambda(keras.layers.Layer):
+    """A Keras 2 ``TFOpLambda`` layer (a ``tf.*`` call in a functional model), on keras.ops.
+
+    Keeps Keras 2's class and layer name, so a loaded Larq model lists the same
+    ``model.layers`` as it did under Keras 2. Supported functions: element-wise binary
+    (``__operators__.add``/``sub``/``mul``, ``math.add``/``subtract``/``multiply``/``maximum``/
+    ``minimum``) on ``[x, y]``; ``nn.relu``, ``nn.relu6``, ``math.sigmoid``, ``math.tanh``,
+    ``nn.softmax`` on one tensor; ``concat`` (``axis``) on a list; ``split``
+    (``num_or_size_splits``, ``axis``) returning a list.
+
+    Args:
+        function: the Keras 2 name, ``tf.`` removed (``"__operators__.add"``).
+        arguments: the call's constant keyword arguments (``axis``, ``num_or_size_splits``).
+    """
+
+    def __init__(self, function: str, arguments: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        if function not in {*_BINARY_OPS, *_UNARY_OPS, *_STRUCTURAL_OPS}:
+            raise ValueError(f"TF operation tf.{function} has no Keras 3 equivalent")
+        self.function = function
+        self.arguments = dict(arguments or {})
+
+    def call(self, inputs: Any) -> Any:
+        if self.function in _BINARY_OPS:
+            first, second = inputs
+            return getattr(keras.ops, _BINARY_OPS[self.function])(first, second)
+        if self.function in _UNARY_OPS:
+            return getattr(keras.ops, _UNARY_OPS[self.function])(inputs)
+        if self.function == "concat":
+            return keras.ops.concatenate(list(inputs), axis=self.arguments.get("axis", 0))
+        return keras.ops.split(inputs, self._split_points(), axis=self.arguments.get("axis", 0))
+
+    def _split_points(self) -> Any:
+        """tf.split's ``num_or_size_splits`` as keras.ops.split's sections or split indices."""
+        splits = self.arguments["num_or_size_splits"]
+        if isinstance(splits, int):
+            return splits
+        return [sum(splits[: i + 1]) for i in range(len(splits) - 1)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "function": self.function, "arguments": self.arguments}
 
 
 def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) -> keras.Model:
@@ -310,7 +360,7 @@ class _Keras2Loader:
 
     def op_lambda(self, name: str, config: dict[str, Any]) -> _OpLambda:
         function = str(config.get("function", ""))
-        if function not in _OP_LAYERS:
+        if function not in {*_BINARY_OPS, *_UNARY_OPS, *_STRUCTURAL_OPS}:
             raise self.fail(name, f"TF operation tf.{function} has no Keras 3 layer equivalent")
         return _OpLambda(name, function, self)
 
@@ -376,7 +426,8 @@ class _Keras2Loader:
 
 
 class _OpLambda:
-    """A Keras 2 TFOpLambda to be replaced by a Keras 3 layer when its node is called."""
+    """A Keras 2 TFOpLambda whose `TFOpLambda` layer is made when its node is called: the
+    node's keyword arguments say which are tensors (operands) and which are constants."""
 
     def __init__(self, name: str, function: str, loader: _Keras2Loader) -> None:
         self.name = name
@@ -384,23 +435,29 @@ class _OpLambda:
         self.loader = loader
 
     def call(self, args: list[Any], kwargs: dict[str, Any], resolve: Any) -> Any:
-        class_name, argument = _OP_LAYERS[self.function]
         kwargs = {k: v for k, v in kwargs.items() if k != "name"}
-        if class_name == "Activation":
-            extra = {k: v for k, v in kwargs.items() if v is not None}
-            if extra or len(args) != 1:
-                raise self.loader.fail(self.name, f"tf.{self.function} with arguments {extra}")
-            return keras.layers.Activation(argument, name=self.name)(args[0])
-        operands = list(args)
-        for key, value in kwargs.items():
-            if not _is_ref(value):
-                raise self.loader.fail(
-                    self.name, f"tf.{self.function} with constant operand {key}={value!r}"
-                )
-            operands.append(resolve(value))
-        if len(operands) < 2:
-            raise self.loader.fail(self.name, f"tf.{self.function} needs two tensor operands")
-        return getattr(keras.layers, class_name)(name=self.name)(operands)
+        tensors = [resolve(v) for v in kwargs.values() if _is_ref(v)]
+        constants = {k: v for k, v in kwargs.items() if not _is_ref(v) and v is not None}
+        if self.function in _BINARY_OPS:
+            if constants or len(args) + len(tensors) != 2:
+                raise self.fail(f"two tensor operands, got {len(args) + len(tensors)} {constants}")
+            inputs: Any = [*args, *tensors]
+        elif self.function in _UNARY_OPS:
+            if constants or tensors or len(args) != 1:
+                raise self.fail(f"one tensor argument, got arguments {constants}")
+            inputs = args[0]
+        else:
+            allowed = {"axis"} if self.function == "concat" else {"axis", "num_or_size_splits"}
+            if tensors or set(constants) - allowed:
+                raise self.fail(f"constant arguments {sorted(allowed)}, got {kwargs}")
+            if self.function == "split" and len(args) != 1:
+                raise self.fail("one tensor to split")
+            inputs = args if self.function == "concat" else args[0]
+        layer = TFOpLambda(self.function, constants, name=self.name)
+        return layer(inputs)
+
+    def fail(self, expected: str) -> BnnstatError:
+        return self.loader.fail(self.name, f"tf.{self.function} takes {expected}")
 
 
 _OBJECT_GETTERS = {

@@ -7,6 +7,16 @@ import json
 
 import numpy as np
 import pytest
+from keras2_h5 import (
+    functional,
+    group_conv_config,
+    input_layer,
+    nested_sequential_config,
+    nested_weights,
+    node,
+    residual_config,
+    write_keras2_h5,
+)
 
 FIXTURES = ["binarynet_mlp", "binary_cnn_cifar", "bop_noop_cnn", "ternary_kbit_conv1d"]
 
@@ -115,110 +125,6 @@ def test_binarynet_mlp_forward_equals_numpy_reference(loaded, larq_fixtures):
 # -- synthetic Keras 2 files -------------------------------------------------------------------
 
 
-def write_keras2_h5(path, model_config, weights=None):
-    """A file laid out as Keras 2.15 writes it: model_config JSON + model_weights groups."""
-    import h5py
-
-    weights = weights or {}
-    with h5py.File(path, "w") as handle:
-        handle.attrs["model_config"] = json.dumps(model_config)
-        handle.attrs["keras_version"] = "2.15.0"
-        handle.attrs["backend"] = "tensorflow"
-        group = handle.create_group("model_weights")
-        group.attrs["layer_names"] = [n.encode() for n in weights]
-        for layer_name, arrays in weights.items():
-            sub = group.create_group(layer_name)
-            names = [f"{layer_name}/{n}:0" for n, _ in arrays]
-            sub.attrs["weight_names"] = [n.encode() for n in names]
-            for full, (_, array) in zip(names, arrays, strict=True):
-                sub.create_dataset(full, data=array)
-    return path
-
-
-def input_layer(name, shape):
-    return {
-        "class_name": "InputLayer",
-        "name": name,
-        "inbound_nodes": [],
-        "config": {
-            "batch_input_shape": [None, *shape],
-            "dtype": "float32",
-            "sparse": False,
-            "ragged": False,
-            "name": name,
-        },
-    }
-
-
-def node(layer, class_name, config, inbound):
-    return {
-        "class_name": class_name,
-        "name": layer,
-        "config": {"name": layer, **config},
-        "inbound_nodes": inbound,
-    }
-
-
-def functional(name, layers, inputs, outputs, class_name="Functional"):
-    return {
-        "class_name": class_name,
-        "config": {
-            "name": name,
-            "layers": layers,
-            "input_layers": [[i, 0, 0] for i in inputs],
-            "output_layers": [[o, 0, 0] for o in outputs],
-        },
-    }
-
-
-def residual_config(class_name="Functional"):
-    """Larq-Zoo-like block: a binary conv plus shortcut via tf.__operators__.add."""
-    quantizer = {
-        "module": "larq.quantizers",
-        "class_name": "SteSign",
-        "config": {"name": "ste_sign", "trainable": True, "dtype": "float32", "clip_value": 1.0},
-        "registered_name": "SteSign",
-    }
-    layers = [
-        input_layer("x", (6, 6, 2)),
-        node(
-            "larq>QuantConv2D" and "qconv",
-            "larq>QuantConv2D",
-            {
-                "filters": 2,
-                "kernel_size": [3, 3],
-                "padding": "same",
-                "pad_values": 1.0,
-                "use_bias": False,
-                "input_quantizer": quantizer,
-                "kernel_quantizer": {"class_name": "function", "config": "ste_sign"},
-                "kernel_constraint": {
-                    "module": "larq.constraints",
-                    "class_name": "weight_clip",
-                    "config": {"clip_value": 1},
-                    "registered_name": "weight_clip",
-                },
-                "dtype": "float32",
-                "groups": 1,
-            },
-            [[["x", 0, 0, {}]]],
-        ),
-        node(
-            "tf.__operators__.add",
-            "TFOpLambda",
-            {"function": "__operators__.add", "trainable": True, "dtype": "float32"},
-            [["qconv", 0, 0, {"y": ["x", 0, 0], "name": None}]],
-        ),
-        node(
-            "gap",
-            "GlobalAveragePooling2D",
-            {"data_format": "channels_last"},
-            [[["tf.__operators__.add", 0, 0, {}]]],
-        ),
-    ]
-    return functional("zoo_block", layers, ["x"], ["gap"], class_name=class_name)
-
-
 def test_tfoplambda_add_and_zoo_subclass_translate(tf, tmp_path):
     from bnnstat import layers, loading
 
@@ -231,7 +137,8 @@ def test_tfoplambda_add_and_zoo_subclass_translate(tf, tmp_path):
     model = loading.load_model(path)
     assert model.name == "zoo_block"
     assert isinstance(model.get_layer("qconv"), layers.QuantConv2D)
-    assert type(model.get_layer("tf.__operators__.add")).__name__ == "Add"
+    add = model.get_layer("tf.__operators__.add")
+    assert isinstance(add, loading.TFOpLambda) and add.function == "__operators__.add"
     assert model.get_layer("qconv").kernel.precision == 1
     x = np.random.default_rng(3).normal(size=(2, 6, 6, 2)).astype("float32")
     conv = model.get_layer("qconv")
@@ -240,29 +147,35 @@ def test_tfoplambda_add_and_zoo_subclass_translate(tf, tmp_path):
     np.testing.assert_array_equal(conv.kernel.numpy(), kernel)
 
 
+def test_tfoplambda_split_conv_concat_relu_and_keras_round_trip(tf, tmp_path):
+    """tf.split -> two convs -> tf.concat -> tf.nn.relu, as Larq Zoo group convolutions do."""
+    import keras
+
+    from bnnstat import loading
+
+    rng = np.random.default_rng(5)
+    ka, kb = rng.normal(size=(1, 1, 1, 2)), rng.normal(size=(1, 1, 3, 2))
+    path = write_keras2_h5(
+        tmp_path / "groups.h5",
+        group_conv_config(),
+        {"ca": [("kernel", ka)], "cb": [("kernel", kb)]},
+    )
+    model = loading.load_model(path)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "InputLayer", "TFOpLambda", "Conv2D", "Conv2D", "TFOpLambda", "TFOpLambda",
+    ]  # fmt: skip
+    x = rng.normal(size=(2, 3, 3, 4)).astype("float32")
+    expected = np.maximum(np.concatenate([x[..., :1] @ ka[0, 0], x[..., 1:] @ kb[0, 0]], -1), 0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "groups.keras")
+    again = keras.models.load_model(tmp_path / "groups.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_nested_sequential_inside_functional(tf, tmp_path):
     from bnnstat import loading
 
-    inner = {
-        "class_name": "Sequential",
-        "name": "block",
-        "inbound_nodes": [[["x", 0, 0, {}]]],
-        "config": {
-            "name": "block",
-            "layers": [
-                {
-                    "class_name": "InputLayer",
-                    "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "bi"},
-                },
-                {
-                    "class_name": "Dense",
-                    "config": {"name": "d1", "units": 3, "use_bias": True, "dtype": "float32"},
-                },
-                {"class_name": "BatchNormalization", "config": {"name": "bn", "axis": [1]}},
-            ],
-        },
-    }
-    config = functional("outer", [input_layer("x", (4,)), inner], ["x"], ["block"])
+    config = nested_sequential_config()
     rng = np.random.default_rng(4)
     kernel, bias = rng.normal(size=(4, 3)), rng.normal(size=3)
     gamma, beta, mean, var = (
@@ -271,16 +184,7 @@ def test_nested_sequential_inside_functional(tf, tmp_path):
         rng.normal(size=3),
         rng.uniform(1, 2, size=3),
     )
-    weights = {
-        "block": [
-            ("d1/kernel", kernel),
-            ("d1/bias", bias),
-            ("bn/gamma", gamma),
-            ("bn/beta", beta),
-            ("bn/moving_mean", mean),
-            ("bn/moving_variance", var),
-        ]
-    }
+    weights = nested_weights(kernel, bias, gamma, beta, mean, var)
     model = loading.load_model(write_keras2_h5(tmp_path / "nested.h5", config, weights))
     x = rng.normal(size=(2, 4)).astype("float32")
     expected = (x @ kernel + bias - mean) / np.sqrt(var + 1e-3) * gamma + beta
