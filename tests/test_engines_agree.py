@@ -455,6 +455,20 @@ def test_project_models(generated, name):
     assert_engines_agree(generated[name], known=name)
 
 
+def test_project_models_cover_every_quant_layer_and_the_graph_features(generated):
+    from bnnstat import layers
+    from bnnstat.inspect.file_reader import read
+
+    records = [read(path) for path in generated.values()]
+    classes = {layer.class_name for record in records for layer in record.walk()}
+    assert set(layers.__all__) <= classes
+    assert {"Add", "Concatenate", "TFOpLambda", "Sequential", "Functional"} <= classes
+    layers_by_name = {layer.name: layer for record in records for layer in record.walk()}
+    assert layers_by_name["shared"].call_count == 2
+    assert layers_by_name["sign_act"].quantizers["activation"].precision == 1
+    assert layers_by_name["qc"].config["data_format"] == "channels_first"
+
+
 @pytest.mark.parametrize(
     "model, where",
     [
