@@ -30,14 +30,21 @@ Design notes (Keras 3.15 / TensorFlow 2.21):
 - State: every inner optimizer is saved as its own object in ``.keras`` files (its iterations and
   slots), next to the CaseOptimizer's own counter.
 
-Learning rates: ``CaseOptimizer.learning_rate`` is the *default optimizer's* learning rate, so
-Keras' ``LearningRateScheduler`` / ``ReduceLROnPlateau`` act on the full-precision weights.
-Bop has no learning rate: its adaptivity rate `gamma` is a different quantity (the averaging rate
-of the gradient signal, whose scale is tied to `threshold`), so a learning-rate schedule written
-for Adam must not silently rescale it. Reading ``Bop.learning_rate`` returns the current `gamma`
-(Keras passes it to every update step); assigning it raises a `TypeError` that points to
-``bnnstat.callbacks.HyperparameterScheduler(schedule, "gamma")``, which schedules `gamma` (also
-inside a CaseOptimizer).
+Learning rates (a deliberate choice): Bop has no learning rate, and its adaptivity rate `gamma`
+is *not* reachable as ``learning_rate``. `gamma` is the averaging rate of the gradient signal and
+its useful scale is tied to `threshold`; a learning-rate schedule written for Adam (Keras'
+``LearningRateScheduler``, ``ReduceLROnPlateau``, which in Keras 3 set the learning rate of every
+optimizer listed in ``model.optimizer.optimizers``) must not silently rescale it. So:
+
+- reading ``Bop.learning_rate`` gives the current `gamma` (Keras passes it to each update step
+  and its TensorBoard callback logs it as ``learning_rate_Bop``);
+- setting ``Bop.learning_rate`` changes nothing and warns once, pointing to
+  ``bnnstat.callbacks.HyperparameterScheduler(schedule, "gamma")``, which schedules `gamma`
+  (also inside a CaseOptimizer or a LossScaleOptimizer);
+- ``CaseOptimizer.learning_rate`` reads the default optimizer's learning rate (else the first
+  inner optimizer's) and setting it sets every inner optimizer's, exactly what Keras'
+  callbacks do through ``optimizers``, so mixed precision (where Keras wraps the CaseOptimizer in
+  a LossScaleOptimizer and only sees ``learning_rate``) behaves the same.
 """
 
 from __future__ import annotations
@@ -164,8 +171,9 @@ class Bop(keras.optimizers.Optimizer):
     `NoOp(precision=1)` kernel quantizer) through `Bop.is_binary_variable`; use it inside a
     `CaseOptimizer` with a default optimizer for the other weights.
 
-    Bop has no learning rate: ``learning_rate`` reads the current `gamma` and refuses to be set
-    (schedule `gamma` with `bnnstat.callbacks.HyperparameterScheduler`).
+    Bop has no learning rate: ``learning_rate`` reads the current `gamma`; setting it (as Keras'
+    learning-rate callbacks do) is ignored with a warning, so schedules meant for Adam never
+    rescale `gamma`. Schedule `gamma` with `bnnstat.callbacks.HyperparameterScheduler`.
 
     Args:
         threshold: magnitude of the average gradient signal required to flip a weight; a float
@@ -230,11 +238,14 @@ class Bop(keras.optimizers.Optimizer):
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
-        raise TypeError(
-            "Bop has no learning rate. Its adaptivity rate `gamma` is deliberately not reachable "
-            "as `learning_rate`; schedule it with bnnstat.callbacks.HyperparameterScheduler("
-            "schedule, 'gamma') or set `optimizer.gamma`."
-        )
+        if not getattr(self, "_warned_learning_rate", False):
+            self._warned_learning_rate = True
+            warnings.warn(
+                f"Bop `{self.name}` has no learning rate; ignoring learning_rate={value!r}. Its "
+                "adaptivity rate `gamma` is deliberately not reachable as `learning_rate`; "
+                "schedule it with bnnstat.callbacks.HyperparameterScheduler(schedule, 'gamma').",
+                stacklevel=2,
+            )
 
     # -- update --------------------------------------------------------------------------
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
@@ -281,9 +292,9 @@ class CaseOptimizer(keras.optimizers.Optimizer):
     under `tf.function`, XLA and `MirroredStrategy`. Create the CaseOptimizer *and* its inner
     optimizers inside `strategy.scope()`.
 
-    `learning_rate` is the default optimizer's learning rate, so Keras' learning-rate callbacks
-    act on the full-precision weights. `iterations` counts the CaseOptimizer's own steps; every
-    inner optimizer keeps its own.
+    `learning_rate` reads the default optimizer's learning rate and sets every inner
+    optimizer's (Bop ignores it: see the module docstring). `iterations` counts the
+    CaseOptimizer's own steps; every inner optimizer keeps its own.
 
     Args:
         *predicate_optimizer_pairs: one or more ``(predicate, optimizer)`` pairs, where
@@ -328,6 +339,11 @@ class CaseOptimizer(keras.optimizers.Optimizer):
             raise TypeError(
                 "Expected `keras.optimizers.Optimizer` for `default_optimizer` but got "
                 f"`{type(default_optimizer)}`."
+            )
+        if not predicate_optimizer_pairs and default_optimizer is None:
+            raise ValueError(
+                "CaseOptimizer needs at least one (predicate, optimizer) pair or a "
+                "default_optimizer."
             )
         self.pred_opt_pairs = [tuple(pair) for pair in predicate_optimizer_pairs]
         self.default = default_optimizer
@@ -477,23 +493,15 @@ class CaseOptimizer(keras.optimizers.Optimizer):
     # -- learning rate -------------------------------------------------------------------
     @property
     def learning_rate(self) -> Any:
-        """The default optimizer's learning rate."""
-        if self.default is None:
-            raise AttributeError(
-                f"CaseOptimizer '{self.name}' has no default_optimizer, hence no learning_rate; "
-                "schedule an inner optimizer's hyperparameter with "
-                "bnnstat.callbacks.HyperparameterScheduler(..., optimizer=inner)."
-            )
-        return self.default.learning_rate
+        """The default optimizer's learning rate (else the first inner optimizer's)."""
+        source = self.default if self.default is not None else self.optimizers[0]
+        return source.learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value: Any) -> None:
-        if self.default is None:
-            raise AttributeError(
-                f"CaseOptimizer '{self.name}' has no default_optimizer whose learning_rate "
-                "could be set."
-            )
-        self.default.learning_rate = value
+        # Like Keras' callbacks with `optimizers`: every inner optimizer (Bop ignores it).
+        for optimizer in self.optimizers:
+            optimizer.learning_rate = value
 
     # -- config --------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
