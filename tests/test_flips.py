@@ -255,3 +255,75 @@ def test_bop_state_errors():
     assert no_bop.exit_code == 2 and "no Bop optimizer in the saved compile config" in no_bop.output
     h5 = runner.invoke(main, ["flips", str(REPO / "sample_models" / "bad_practices.h5")])
     assert h5.exit_code == 2 and "Bop state is read from .keras files only" in h5.output
+
+
+@pytest.fixture(scope="module")
+def bop_model(tf, tmp_path_factory):
+    """A model trained 2 steps with CaseOptimizer(Bop, Adam), saved with its optimizer state."""
+    import keras
+
+    import bnnstat as lq
+
+    keras.utils.set_random_seed(3)
+    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3, name="stem"),
+            lq.layers.QuantConv2D(8, 3, use_bias=False, name="qconv", **binary),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Flatten(),
+            lq.layers.QuantDense(4, name="qdense", **binary),
+            keras.layers.Dense(2, name="head"),
+        ]
+    )
+    bop = lq.optimizers.Bop(threshold=1e-3, gamma=0.1)
+    model.compile(
+        optimizer=lq.optimizers.CaseOptimizer(
+            (lq.optimizers.Bop.is_binary_variable, bop),
+            default_optimizer=keras.optimizers.Adam(0.01),
+        ),
+        loss="mse",
+    )
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((16, 6, 6, 2)), rng.random((16, 2)), batch_size=8, verbose=0)
+    path = tmp_path_factory.mktemp("bop") / "bop.keras"
+    model.save(path)
+    slots = [np.asarray(v) for v in bop.variables if len(v.shape) > 0]
+    return path, slots
+
+
+def test_bop_state_matches_the_optimizer(bop_model):
+    path, (m_conv, m_dense) = bop_model
+    state = fl.bop_state(path)
+    assert state.threshold == pytest.approx(1e-3)
+    assert [x.layer for x in state.layers] == ["qconv", "qdense"]
+    for layer, m in zip(state.layers, (m_conv, m_dense), strict=True):
+        ratios = np.abs(m.astype(np.float64)).ravel() / state.threshold
+        assert layer.total == m.size
+        assert layer.at_or_above == int(np.count_nonzero(ratios >= 1))
+        assert layer.quantiles["p50"] == pytest.approx(np.quantile(ratios, 0.5))
+        assert layer.quantiles["max"] == pytest.approx(ratios.max())
+    assert any(x.at_or_above for x in state.layers)
+
+
+def test_cli_bop_state_json_and_plot(bop_model, tmp_path):
+    path, _ = bop_model
+    out = tmp_path / "bop.svg"
+    result = CliRunner().invoke(main, ["flips", str(path), "--format", "json", "--plot", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["kind"] == "bop_state" and [x["layer"] for x in data["layers"]] == [
+        "qconv",
+        "qdense",
+    ]
+    assert set(data["layers"][0]) == {
+        "layer",
+        "total",
+        "quantiles",
+        "at_or_above_threshold",
+        "share_at_or_above_threshold",
+    }
+    assert out.read_bytes().startswith(b"<?xml")
+    table = CliRunner().invoke(main, ["flips", str(path)])
+    assert table.exit_code == 0 and "|m| / threshold" in table.output
