@@ -80,6 +80,11 @@ def _value(value: Any) -> float:
     return float(keras.ops.convert_to_numpy(value))
 
 
+def _shown(value: Any) -> str:
+    """The value in its own precision (a float32 0.0025 prints as 0.0025)."""
+    return str(np.asarray(keras.ops.convert_to_numpy(value))[()])
+
+
 def _set_attribute(obj: Any, name: str, value: float) -> None:
     """Set through a property setter; assign into a plain variable attribute (so compiled
     training functions, which captured the variable, see the new value)."""
@@ -179,12 +184,12 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         takes_two = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
         return self.schedule(t, current) if takes_two else self.schedule(t)
 
-    def set_hyperparameter(self, t: int) -> float:
-        """Set the hyperparameter to its scheduled value at `t` and return the value."""
+    def set_hyperparameter(self, t: int) -> Any:
+        """Set the hyperparameter to its scheduled value at `t`; return the attribute."""
         current = _value(getattr(self._target, self.hyperparameter))
         new = _value(self._call_schedule(t, current))
         _set_attribute(self._target, self.hyperparameter, new)
-        return _value(getattr(self._target, self.hyperparameter))
+        return getattr(self._target, self.hyperparameter)
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.update_freq != "step":
@@ -193,14 +198,14 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         step = int(keras.ops.convert_to_numpy(self._target.iterations))
         value = self.set_hyperparameter(step)
         if self.verbose > 0:
-            print(f"Batch {step}: {self.log_name} is now {value}.")
+            print(f"Batch {step}: {self.log_name} is now {_shown(value)}.")
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.update_freq != "epoch":
             return
         value = self.set_hyperparameter(epoch)
         if self.verbose > 0:
-            print(f"Epoch {epoch}: {self.log_name} is now {value}.")
+            print(f"Epoch {epoch}: {self.log_name} is now {_shown(value)}.")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
