@@ -327,3 +327,66 @@ def test_cli_bop_state_json_and_plot(bop_model, tmp_path):
     assert out.read_bytes().startswith(b"<?xml")
     table = CliRunner().invoke(main, ["flips", str(path)])
     assert table.exit_code == 0 and "|m| / threshold" in table.output
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_real_flip_statistics_log(tf, tmp_path, suffix):
+    """A FlipStatistics log from a real Bop run: per-epoch flips equal the sign changes of the
+    kernels between epoch ends, counted independently here."""
+    import keras
+
+    import bnnstat as lq
+
+    keras.utils.set_random_seed(5)
+    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            keras.layers.Dense(16, name="stem"),
+            lq.layers.QuantDense(16, use_bias=False, name="qa", **binary),
+            keras.layers.BatchNormalization(name="bn"),
+            lq.layers.QuantDense(8, use_bias=False, name="qb", **binary),
+            keras.layers.Dense(2, name="head"),
+        ]
+    )
+    model.compile(
+        optimizer=lq.optimizers.CaseOptimizer(
+            (lq.optimizers.Bop.is_binary_variable, lq.optimizers.Bop(threshold=1e-6, gamma=0.5)),
+            default_optimizer=keras.optimizers.Adam(0.01),
+        ),
+        loss="mse",
+    )
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            snapshots.append(self.kernels())
+
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(self.kernels())
+
+        def kernels(self):
+            return {n: np.array(model.get_layer(n).kernel) for n in ("qa", "qb")}
+
+    log = tmp_path / f"flips{suffix}"
+    rng = np.random.default_rng(1)
+    model.fit(
+        rng.random((32, 12)),
+        rng.random((32, 2)),
+        batch_size=8,
+        epochs=3,
+        verbose=0,
+        callbacks=[Snapshot(), lq.callbacks.FlipStatistics(log)],
+    )
+    result = fl.log_flips(log)
+    assert result.layers == ("qa", "qb")
+    expected = [
+        [(n, fl.sign_flips(before[n], after[n]), before[n].size) for n in ("qa", "qb")]
+        for before, after in zip(snapshots, snapshots[1:], strict=False)
+    ]
+    got = [[(x.layer, x.flipped, x.total) for x in e.layers] for e in result.epochs]
+    assert [e.epoch for e in result.epochs] == [0, 1, 2]
+    assert got == expected
+    assert sum(x[1] for epoch in expected for x in epoch) > 0  # the run did flip weights
+    text = CliRunner().invoke(main, ["flips", str(log)])
+    assert text.exit_code == 0 and "Flip ratio per epoch" in text.output
