@@ -197,6 +197,10 @@ class _Keras2Loader:
     def load(self, config: dict[str, Any]) -> keras.Model:
         model = self.build_model(config)
         self.assign_weights(model)
+        saved_class = _short(config.get("class_name"))
+        if saved_class not in _MODEL_CLASSES:
+            # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
+            model.saved_class_name = saved_class
         return model
 
     # -- model structure ---------------------------------------------------------------

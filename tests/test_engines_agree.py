@@ -81,22 +81,6 @@ def differences(static: Any, loaded: Any, where: str = "") -> list[str]:
     return []
 
 
-# Known disagreements, each owned by someone else: (model, JSON path) -> which side is right.
-# `test_known_discrepancies` fails (strict xfail) as soon as one is fixed, so it gets removed.
-KNOWN_DISCREPANCIES: dict[tuple[str, str], str] = {
-    ("keras2_residual_zoo", "/class_name"): (
-        "model class of a Larq Zoo subclass file: static 'QuickNetSmall' (the class saved in "
-        "the file; right) vs keras 'Functional' (bnnstat.loading can only rebuild it as a "
-        "functional model and keras_adapter.record reports type(model).__name__)"
-    ),
-    ("keras2_split_concat", "/layers[tf.split]/note"): (
-        "bnnstat/inspect/file_reader.py (B2): TFOpLambda tf.split (one call, two outputs of "
-        "different shapes) gets note 'calls have different output shapes (multiple)'; the keras "
-        "engine's 'multiple outputs' is right (call_count is 1)"
-    ),
-}
-
-
 def engine_differences(path: Path) -> list[str]:
     """Library-level comparison. The keras engine's record has no file behind it, so its
     `source` is "<in-memory>"; the CLI tests check `source`."""
@@ -107,10 +91,9 @@ def engine_differences(path: Path) -> list[str]:
     return differences(static, loaded)
 
 
-def assert_engines_agree(path: Path, known: str | None = None) -> None:
-    """Identical JSON, except the `KNOWN_DISCREPANCIES` of model `known`."""
-    skip = tuple(f"{where}:" for (model, where) in KNOWN_DISCREPANCIES if model == known)
-    assert [d for d in engine_differences(path) if not d.startswith(skip)] == []
+def assert_engines_agree(path: Path) -> None:
+    """Identical JSON from both engines."""
+    assert engine_differences(path) == []
 
 
 # --- Keras 3 test models (bnnstat layers) ----------------------------------------------------
@@ -452,7 +435,7 @@ def test_larq_fixtures(tf, name):
     "name", [f"{n}{s}" for n in KERAS3_BUILDERS for s in (".keras", ".h5")] + list(KERAS2_WRITERS)
 )
 def test_project_models(generated, name):
-    assert_engines_agree(generated[name], known=name)
+    assert_engines_agree(generated[name])
 
 
 def test_project_models_cover_every_quant_layer_and_the_graph_features(generated):
@@ -467,18 +450,6 @@ def test_project_models_cover_every_quant_layer_and_the_graph_features(generated
     assert layers_by_name["shared"].call_count == 2
     assert layers_by_name["sign_act"].quantizers["activation"].precision == 1
     assert layers_by_name["qc"].config["data_format"] == "channels_first"
-
-
-@pytest.mark.parametrize(
-    "model, where",
-    [
-        pytest.param(model, where, marks=pytest.mark.xfail(strict=True, reason=reason))
-        for (model, where), reason in KNOWN_DISCREPANCIES.items()
-    ],
-)
-def test_known_discrepancies(generated, model, where):
-    found = [d for d in engine_differences(generated[model]) if d.startswith(f"{where}:")]
-    assert found == []
 
 
 # --- through the CLI, in real subprocesses -----------------------------------------------------
@@ -517,10 +488,5 @@ def test_cli_engines_agree(cli_outputs, case):
     assert static == loaded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bnnstat/cli/summary.py (owner B): with --engine keras the JSON 'source' is "
-    "'<in-memory>' instead of the file path the static engine reports",
-)
 def test_cli_engines_report_the_same_source(cli_outputs):
     assert cli_outputs["larq"]["keras"]["source"] == cli_outputs["larq"]["static"]["source"]

@@ -304,7 +304,8 @@ def test_tfoplambda_add_split_concat_graph(tmp_path):
     assert record.layer("tf.concat").output_shape == (None, 8, 8, 8)
     assert record.layer("tf.__operators__.add").inbound == ("tf.concat", "image")
     assert record.layer("tf.nn.relu").output_shape == (None, 8, 8, 8)
-    assert all(r.note is None for r in record.layers)
+    assert record.layer("tf.split").note == "multiple outputs"
+    assert all(r.note is None for r in record.layers if r.name != "tf.split")
 
 
 def test_keras2_nested_model_weights_are_split_by_layer_name(tmp_path):

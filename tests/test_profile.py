@@ -359,6 +359,29 @@ def test_no_mac_layers_explain_themselves():
     assert lam.ext_macs is None and "not executed" in lam.note
 
 
+def test_keras2_tf_ops_explain_themselves_by_function():
+    def tf_op(function: str) -> LayerRecord:
+        return LayerRecord(
+            name=f"tf.{function}",
+            class_name="TFOpLambda",
+            config={"function": function},
+            output_shape=(None, 4),
+        )
+
+    for function, words in [
+        ("__operators__.add", "element-wise add"),
+        ("math.multiply", "element-wise multiply"),
+        ("nn.relu", "element-wise activation"),
+        ("concat", "concatenation"),
+    ]:
+        result = _only(tf_op(function))
+        assert result.macs is None  # Larq prints "?" for TFOpLambda
+        assert result.ext_macs == ()
+        assert result.note == f"{words}: no MACs"
+    unknown = _only(tf_op("linalg.matmul"))
+    assert unknown.ext_macs is None and "not executed" in unknown.note
+
+
 def test_unknown_target_is_a_user_error():
     with pytest.raises(BnnstatError, match="unknown target"):
         profile(_model(), target="tflite")

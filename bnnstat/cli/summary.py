@@ -6,6 +6,7 @@ nothing in the file executed). `--engine keras` loads the model with Keras inste
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -45,7 +46,7 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         raise BnnstatError("--engine keras not available: bnnstat.loading is missing") from error
     from bnnstat.inspect.keras_adapter import record
 
-    return record(load_model(path))
+    return dataclasses.replace(record(load_model(path)), source=str(path))
 
 
 @click.command(

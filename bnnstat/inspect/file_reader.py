@@ -1001,6 +1001,8 @@ class _Model:
             notes += [r.note for r in layer.results if r.note]
         if not known:
             notes += [t.reason for t in outputs if t.reason]
+        elif not single:
+            notes.append("multiple outputs")
         elif len(set(known)) > 1:
             notes.append("calls have different output shapes (multiple)")
         assumed = any(t.assumed for t in outputs)

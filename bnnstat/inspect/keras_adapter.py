@@ -169,7 +169,7 @@ def _output_shape(outputs: list[list[Shape]]) -> tuple[Shape | None, tuple[Shape
         return None, (), ("multiple outputs" if outputs else None)
     shapes = tuple(call[0] for call in outputs)
     if len(set(shapes)) > 1:
-        return None, shapes, "calls have different output shapes"
+        return None, shapes, "calls have different output shapes (multiple)"
     return shapes[0], shapes, None
 
 
@@ -231,7 +231,7 @@ def record(model: Any) -> ModelRecord:
     )
     return ModelRecord(
         name=model.name,
-        class_name=type(model).__name__,
+        class_name=getattr(model, "saved_class_name", None) or type(model).__name__,
         layers=tuple(layer_record(layer, calls, names) for layer in layers),
         input_shapes=tuple(_shape(t.shape) for t in inputs),
         output_names=output_names,

@@ -198,6 +198,34 @@ _NO_MAC_REASONS: dict[str, tuple[str, ...]] = {
 NO_MAC_REASON = {name: reason for reason, names in _NO_MAC_REASONS.items() for name in names}
 UNEXECUTED_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda"})
 
+# Keras 2 `TFOpLambda` functions (config["function"]) that do no multiply-accumulate work.
+_NO_MAC_TF_OPS: dict[str, tuple[str, ...]] = {
+    "element-wise add": ("__operators__.add", "math.add", "math.add_n"),
+    "element-wise subtract": ("math.subtract",),
+    "element-wise multiply": ("math.multiply",),
+    "element-wise maximum": ("math.maximum",),
+    "element-wise minimum": ("math.minimum",),
+    "element-wise activation": (
+        "nn.relu",
+        "nn.relu6",
+        "math.sigmoid",
+        "math.tanh",
+        "nn.softmax",
+        "math.sign",
+        "math.abs",
+    ),
+    "concatenation": ("concat",),
+    "data movement only": ("split", "reshape", "transpose", "identity", "compat.v1.transpose"),
+}
+NO_MAC_TF_OP_REASON = {op: reason for reason, ops in _NO_MAC_TF_OPS.items() for op in ops}
+
+
+def no_mac_reason(layer: LayerRecord) -> str | None:
+    """Why a layer does no MACs (e.g. "element-wise add"), or None if it may do some."""
+    if layer.class_name == "TFOpLambda":
+        return NO_MAC_TF_OP_REASON.get(str(layer.config.get("function", "")))
+    return NO_MAC_REASON.get(layer.class_name)
+
 
 @dataclass(frozen=True)
 class WeightProfile:
@@ -613,7 +641,7 @@ def extension_macs(
         or name in LOCALLY_CONNECTED_CLASSES
     )
     if not mac_layer:
-        if name in NO_MAC_REASON or name in LARQ_ZERO_MAC_CLASSES:
+        if no_mac_reason(layer) is not None or name in LARQ_ZERO_MAC_CLASSES:
             return (), None
         if name in UNEXECUTED_CLASSES:
             return None, layer.note or f"{name} layer not executed: MACs unknown"
@@ -662,8 +690,8 @@ def explain(
                 f"nested model: Larq does not count MACs of sub-models; its layers add up to "
                 f"{ext_total} MACs (extension)"
             )
-        elif name in NO_MAC_REASON:
-            parts.append(f"{NO_MAC_REASON[name]}: no MACs")
+        elif no_mac_reason(layer) is not None:
+            parts.append(f"{no_mac_reason(layer)}: no MACs")
         elif name in LARQ_COUNTED_CLASSES and layer.output_shape and pixels is None:
             rank = len(layer.output_shape)
             counted = "" if ext_total is None else f"; bnnstat counts {ext_total} MACs"
