@@ -60,7 +60,12 @@ def _resolve_quantizer(identifier: Any) -> tuple[str, Any]:
         raise BnnstatError(f"unknown quantizer {identifier!r}; built-ins: {known}") from error
     if quantizer is None:
         raise BnnstatError("no quantizer given (None)")
-    name = identifier if isinstance(identifier, str) else _display_name(quantizer)
+    if isinstance(identifier, str):
+        name = identifier
+    elif isinstance(identifier, Mapping):
+        name = str(identifier.get("class_name", _display_name(quantizer)))
+    else:
+        name = _display_name(quantizer)
     return name, quantizer
 
 
@@ -113,9 +118,8 @@ def plot_quantizer(
     together. ``overlay=True``: two panels, all forward functions in one and all
     pseudo-gradients in the other.
     """
-    identifiers = (
-        [quantizers] if isinstance(quantizers, str) or callable(quantizers) else list(quantizers)
-    )
+    single = isinstance(quantizers, (str, Mapping)) or callable(quantizers)
+    identifiers = [quantizers] if single else list(quantizers)
     if not identifiers:
         raise BnnstatError("no quantizer to plot")
     curves = [quantizer_curve(q, x_range, num) for q in identifiers]

@@ -71,6 +71,24 @@ def test_overlay_has_one_line_per_quantizer(tf):
     assert gradient_ax.get_xlabel() == "x" and forward_ax.get_title().startswith("forward")
 
 
+def test_single_identifiers_of_every_kind(tf):
+    from bnnstat import quantizers
+
+    config = {"class_name": "DoReFa", "config": {"k_bit": 3}}
+    for identifier, title in [
+        ("ste_sign", "ste_sign"),
+        (quantizers.SteTern(threshold_value=0.3), "SteTern"),
+        (quantizers.approx_sign, "approx_sign"),
+        (config, "DoReFa"),
+    ]:
+        figure = plots.plot_quantizer(identifier, num=41)
+        assert [ax.get_title() for ax in figure.axes] == [title]
+    dorefa = plots.quantizer_curve(config, (0, 1), 8)
+    assert len(set(np.round(dorefa.forward, 6))) == 8  # 3 bits: 8 levels on [0, 1]
+    tern = plots.quantizer_curve(quantizers.SteTern(threshold_value=0.3), (-1, 1), 201)
+    np.testing.assert_array_equal(tern.forward[np.abs(tern.x) < 0.29], 0)
+
+
 def test_all_builtins_and_hidden_spare_panels(tf):
     figure = plots.plot_quantizer(plots.BUILTIN_QUANTIZERS, num=21)
     visible = [ax for ax in figure.axes if ax.get_visible()]
