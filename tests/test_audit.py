@@ -10,6 +10,7 @@ import types
 import pytest
 from click.testing import CliRunner
 
+import bnnstat.inspect
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import audit as au
@@ -188,6 +189,43 @@ def test_noop_kernels_for_bop_need_no_constraint():
         layer("qconv2", kernel=1, inputs=SIGN, kernel_quantizer=noop, constraint=None),
     )
     assert codes(record) == []
+
+
+@pytest.mark.parametrize("weight", ["kernel", "depthwise_kernel"])
+def test_depthwise_kernels_use_depthwise_arguments(weight):
+    def depthwise(constraint):
+        return LayerRecord(
+            "qdw",
+            "QuantDepthwiseConv2D",
+            config={"depthwise_constraint": constraint},
+            weights=(WeightRecord(weight, (3, 3, 8, 1), 1),),
+            quantizers={"input_quantizer": SIGN, "depthwise_quantizer": SIGN},
+            input_precision=1,
+        )
+
+    assert codes(replaced("qconv2", depthwise("weight_clip"))) == []
+    findings = au.find_problems(replaced("qconv2", depthwise(None)))
+    assert [f.code for f in findings] == ["BNN011"]
+    assert "depthwise_constraint" in findings[0].message
+
+
+def test_larq_fixture_findings(larq_fixtures):
+    from bnnstat.inspect import file_reader
+
+    found = {
+        name: [(f.code, f.layer) for f in au.find_problems(file_reader.read(larq_fixtures / name))]
+        for name in ("binary_cnn_cifar.h5", "bop_noop_cnn.h5")
+    }
+    assert found == {
+        "binary_cnn_cifar.h5": [("BNN004", "maxpool_1")],
+        # NoOp kernels trained by Bop need no constraint; binary last layer and QuantDense
+        "bop_noop_cnn.h5": [
+            ("BNN002", "qdense_bop_3"),
+            ("BNN004", "maxpool_1"),
+            ("BNN004", "maxpool_2"),
+            ("BNN008", "qdense_bop_3"),
+        ],
+    }
 
 
 def test_activation_quantizer_feeding_a_shortcut():
@@ -449,6 +487,7 @@ def test_cli_target_lce_uses_lce_rules(monkeypatch):
         Finding("LCE001", "error", record.layers[1].name, "cannot convert", "do something")
     ]
     monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", fake)
+    monkeypatch.setattr(bnnstat.inspect, "lce", fake, raising=False)  # if already imported
     result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "12345", "--format", "json")
     data = json.loads(result.output)
     assert result.exit_code == 1
@@ -462,6 +501,7 @@ def test_cli_target_lce_uses_lce_rules(monkeypatch):
 
 def test_cli_target_lce_without_lce_module(monkeypatch):
     monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", None)
+    monkeypatch.delattr(bnnstat.inspect, "lce", raising=False)  # if already imported
     result = _audit(CLEAN, "--target", "lce")
     assert result.exit_code == 2
     assert "--target lce" in result.output

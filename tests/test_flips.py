@@ -390,3 +390,36 @@ def test_real_flip_statistics_log(tf, tmp_path, suffix):
     assert sum(x[1] for epoch in expected for x in epoch) > 0  # the run did flip weights
     text = CliRunner().invoke(main, ["flips", str(log)])
     assert text.exit_code == 0 and "Flip ratio per epoch" in text.output
+
+
+def test_larq_keras2_file_with_known_flips(larq_fixtures, tmp_path):
+    """A Larq-saved Keras 2 file (depthwise and separable kernels included) against a copy with
+    chosen signs flipped through h5py."""
+    import shutil
+
+    import h5py
+
+    before = larq_fixtures / "binary_cnn_cifar.h5"
+    after = tmp_path / "flipped.h5"
+    shutil.copyfile(before, after)
+    flips_wanted = {
+        "qdwconv_2/depthwise_kernel:0": 7,
+        "qsepconv_3/pointwise_kernel:0": 11,
+        "qsepconv_3/depthwise_kernel:0": 2,
+    }
+    with h5py.File(after, "r+") as handle:
+        for name, count in flips_wanted.items():
+            dataset = handle["model_weights"][name.split("/")[0]][name]
+            values = dataset[()]
+            flat = values.reshape(-1)
+            chosen = np.flatnonzero(flat != 0)[:count]
+            flat[chosen] *= -1
+            dataset[...] = values
+    result = fl.compare_checkpoints(before, after)
+    assert [(x.layer, x.flipped) for x in result.layers] == [
+        ("qconv_1", 0),
+        ("qdwconv_2", 7),
+        ("qsepconv_3", 13),
+        ("qconv_4", 0),
+    ]
+    assert result.total.total == 175232  # Larq's count of 1-bit parameters for this model

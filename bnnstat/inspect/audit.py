@@ -275,6 +275,18 @@ def _require(totals: Mapping[str, Any] | None, key: str) -> Any:
 # Layer facts
 
 
+def kernel_arguments(layer: LayerRecord, weight: str) -> tuple[str, str]:
+    """(quantizer argument, constraint argument) that govern kernel `weight` of `layer`.
+
+    A depthwise convolution's kernel is governed by ``depthwise_quantizer`` and
+    ``depthwise_constraint``, whether the weight is called ``depthwise_kernel`` (Keras 2) or
+    ``kernel`` (Keras 3).
+    """
+    if "DepthwiseConv" in layer.class_name and weight in ("kernel", "depthwise_kernel"):
+        return KERNEL_WEIGHTS["depthwise_kernel"]
+    return KERNEL_WEIGHTS[weight]
+
+
 def kernel_names(layer: LayerRecord) -> tuple[str, ...]:
     """Names of the layer's kernel-like weights (empty for layers that do no MACs)."""
     return tuple(w.name for w in layer.weights if w.name in KERNEL_WEIGHTS)
@@ -287,7 +299,7 @@ def kernel_precision(layer: LayerRecord) -> int | None:
         weight = layer.weight(name)
         precision = weight.precision if weight is not None else None
         if precision is None:
-            quantizer = layer.quantizer(KERNEL_WEIGHTS[name][0])
+            quantizer = layer.quantizer(kernel_arguments(layer, name)[0])
             precision = quantizer.precision if quantizer is not None else None
         bits.append(32 if precision is None else precision)
     return min(bits) if bits else None
@@ -459,7 +471,7 @@ def _non_sign(
         return
     quantizers = [(arg, layer.quantizer(arg)) for arg in ("input_quantizer",)]
     quantizers += [
-        (KERNEL_WEIGHTS[name][0], layer.quantizer(KERNEL_WEIGHTS[name][0]))
+        (kernel_arguments(layer, name)[0], layer.quantizer(kernel_arguments(layer, name)[0]))
         for name in kernel_names(layer)
     ]
     for argument, quantizer in quantizers:
@@ -532,7 +544,7 @@ def rule_weight_constraint(record: ModelRecord) -> Iterable[Finding]:
         if not is_compute(layer):
             continue
         for name in kernel_names(layer):
-            quantizer_arg, constraint_arg = KERNEL_WEIGHTS[name]
+            quantizer_arg, constraint_arg = kernel_arguments(layer, name)
             quantizer = layer.quantizer(quantizer_arg)
             weight = layer.weight(name)
             bits = weight.precision if weight is not None else None

@@ -32,6 +32,8 @@ from bnnstat.inspect.records import LayerRecord, ModelRecord
 if TYPE_CHECKING:
     import numpy as np
 
+# Weight names that differ between Keras 2 and Keras 3 files for the same variable.
+_WEIGHT_ALIASES = {"kernel": ("depthwise_kernel",), "depthwise_kernel": ("kernel",)}
 LOG_FIELDS = ("epoch", "step", "layer", "flipped", "total", "ratio")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ZIP_SIGNATURE = b"PK\x03\x04"
@@ -344,11 +346,12 @@ def _pick(
     name: str,
     shape: tuple[int, ...],
 ) -> np.ndarray:
-    by_name = [array for short, array in stored if short == name]
+    names = (name, *_WEIGHT_ALIASES.get(name, ()))
+    by_name = [array for short, array in stored if short in names]
     if by_name:
         array = by_name[0]
-    elif index < len(stored) and stored[index][0] is None:
-        array = stored[index][1]
+    elif index < len(stored) and (stored[index][0] is None or stored[index][1].shape == shape):
+        array = stored[index][1]  # `.keras` numbering, or a name that differs between versions
     else:
         raise BnnstatError(f"{path}: layer {layer.name!r} has no stored weight {name!r}")
     if tuple(array.shape) != tuple(shape):
@@ -512,6 +515,7 @@ def render_checkpoints(result: CheckpointFlips) -> str:
         headers=["Layer", "Flipped", "Binary weights", "Ratio"],
         tablefmt="simple",
         colalign=("left", "right", "right", "right"),
+        disable_numparse=True,
     )
     return f"Sign flips from {result.before} to {result.after}\n{table}"
 
