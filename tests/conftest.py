@@ -47,6 +47,16 @@ def tf():
 
 
 @pytest.fixture(scope="session")
+def mirrored_strategy(tf):
+    """One `MirroredStrategy` over the two logical CPUs, shared by the whole session.
+
+    Every strategy numbers its collective ops from the same starting keys, so a second strategy
+    in the same process can collide with the first ("Shape mismatch in the collective instance").
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
 def larq_fixtures() -> Path:
     if not LARQ_FIXTURES.is_dir():
         pytest.fail(f"Larq reference fixtures not found at {LARQ_FIXTURES}")

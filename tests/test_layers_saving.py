@@ -170,13 +170,13 @@ def test_mixed_float16_policy(tf):
         keras.mixed_precision.set_global_policy("float32")
 
 
-def test_trains_under_mirrored_strategy(tf):
+def test_trains_under_mirrored_strategy(tf, mirrored_strategy):
     import keras
 
     from bnnstat import layers
 
     assert len(tf.config.list_logical_devices("CPU")) >= 2
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy
     assert strategy.num_replicas_in_sync == 2
     with strategy.scope():
         model = keras.Sequential(

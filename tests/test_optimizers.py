@@ -386,12 +386,13 @@ def test_case_optimizer_config_round_trip(keras, lq):
 # ------------------------------------------------------------------ distribution, mixed precision
 
 
-def test_mirrored_strategy_with_mixed_precision(tf, keras, lq, float32_policy, tmp_path):
-    devices = [d.name for d in tf.config.list_logical_devices("CPU")][:2]
-    assert len(devices) == 2, "conftest's `tf` fixture should provide two logical CPUs"
+def test_mirrored_strategy_with_mixed_precision(
+    tf, keras, lq, float32_policy, tmp_path, mirrored_strategy
+):
+    assert mirrored_strategy.num_replicas_in_sync == 2
     keras.utils.set_random_seed(3)
     keras.mixed_precision.set_global_policy("mixed_float16")
-    strategy = tf.distribute.MirroredStrategy(devices)
+    strategy = mirrored_strategy
     x, y = toy_data()
     with strategy.scope():
         model = toy_bnn(keras, lq, dense_dtype="float32")
