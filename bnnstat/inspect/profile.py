@@ -48,6 +48,7 @@ Extensions (never changing the fields above; all under names starting with ``ext
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -239,10 +240,7 @@ class WeightProfile:
 
     @property
     def count(self) -> int:
-        total = 1
-        for dim in self.shape:
-            total *= dim
-        return total
+        return math.prod(self.shape)
 
     @property
     def memory_bits(self) -> int:

@@ -7,6 +7,7 @@ Shapes include the batch dimension, with `None` for unknown sizes (the batch is 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +46,7 @@ class WeightRecord:
 
     @property
     def count(self) -> int:
-        total = 1
-        for dim in self.shape:
-            total *= dim
-        return total
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
