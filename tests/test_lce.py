@@ -12,10 +12,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, TEST_DATA
+from click.testing import CliRunner
+from conftest import LARQ_FIXTURES, REPO, TEST_DATA
 
+from bnnstat.cli import main
 from bnnstat.inspect import lce
 from bnnstat.inspect.file_reader import read
+from bnnstat.inspect.profile import profile
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
 
 DATA = TEST_DATA / "lce"
@@ -167,6 +170,67 @@ def test_accelerated_mac_ratio(records):
     assert 0.5 < xnor < 1.0  # its binary QuantDense is not accelerated
 
 
+def test_mac_ratio_uses_precomputed_profile(records):
+    record = records["xnor_like"]
+    assert lce.predict(record, profile(record)) == lce.predict(record)
+    with pytest.raises(ValueError):
+        lce.predict(record, profile(records["zoo_quicknet"]))
+
+
+def _larq_binary_cnn():
+    reference = json.loads((LARQ_FIXTURES / "binary_cnn_cifar.json").read_text())["model"]
+    return read(LARQ_FIXTURES / "binary_cnn_cifar.h5"), reference["layers"]
+
+
+def test_mac_ratio_on_larq_fixture_counts_every_binary_mac():
+    # Every binary layer of this fixture has ste_sign input and kernel, channels_last, so exactly
+    # its QuantConv2D layers pack; the depthwise and separable (depthwise + pointwise) MACs don't.
+    record, reference = _larq_binary_cnn()
+    one_bit = {layer["name"]: layer["macs_by_precision"].get("1") or 0 for layer in reference}
+    packed = {layer["name"] for layer in reference if layer["class_name"] == "QuantConv2D"}
+    expected = sum(one_bit[name] for name in packed) / sum(one_bit.values())
+    deployment = lce.predict(record)
+    assert {layer.name for layer in deployment.layers if layer.accelerated} == packed
+    assert deployment.accelerated_binary_mac_ratio == pytest.approx(expected, abs=1e-12)
+    separable = next(r for r in reference if r["class_name"] == "QuantSeparableConv2D")
+    assert len(separable["op_profiles"]) == 2  # depthwise and pointwise MACs, both 1-bit
+    done = CliRunner().invoke(main, ["summary", str(LARQ_FIXTURES / "binary_cnn_cifar.h5"),
+                                     "--target", "lce"])
+    assert done.exit_code == 0, done.output
+    row = next(line for line in done.stdout.splitlines() if "run as packed ops" in line)
+    assert f"{expected:.4f}" in row
+
+
+def test_mac_ratio_counts_separable_pointwise_macs():
+    conv = _conv(name="bconv", shape=(3, 3, 64, 64))
+    separable = LayerRecord(
+        name="sep",
+        class_name="QuantSeparableConv2D",
+        config={"padding": "same"},
+        weights=(
+            WeightRecord("depthwise_kernel", (3, 3, 64, 1), 1),
+            WeightRecord("pointwise_kernel", (1, 1, 64, 128), 1),
+        ),
+        quantizers={
+            "input_quantizer": QuantizerRecord("SteSign", 1),
+            "depthwise_quantizer": QuantizerRecord("SteSign", 1),
+            "pointwise_quantizer": QuantizerRecord("SteSign", 1),
+        },
+        input_precision=1,
+        output_shape=(None, 8, 8, 128),
+        inbound=("bconv",),
+    )
+    model = ModelRecord("m", "Functional", (LayerRecord("input", "InputLayer"), conv, separable),
+                        input_shapes=((None, 8, 8, 64),))
+    pixels = 8 * 8
+    conv_macs = 3 * 3 * 64 * 64 * pixels
+    separable_macs = (3 * 3 * 64 + 64 * 128) * pixels
+    deployment = lce.predict(model)
+    assert deployment.layer("sep").accelerated is False
+    expected = conv_macs / (conv_macs + separable_macs)
+    assert deployment.accelerated_binary_mac_ratio == pytest.approx(expected, abs=1e-12)
+
+
 def test_deployment_json_schema(records):
     payload = lce.predict(records["bconv_bn_bconv"]).to_json()
     assert set(payload) == {
@@ -177,8 +241,18 @@ def test_deployment_json_schema(records):
     assert isinstance(payload["total_bytes"], int)
     for layer in payload["layers"]:
         assert set(layer) == {"name", "bytes", "stored_as", "accelerated", "note"}
-    assert sum(layer["bytes"] for layer in payload["layers"]) < payload["total_bytes"]
     json.dumps(payload)
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_total_is_layer_bytes_plus_fixed_terms(name, records):
+    # README: total_bytes = sum(layers[].bytes) + BASE_BYTES + TENSOR_BYTES * model inputs.
+    record = records[name]
+    deployment = lce.predict(record)
+    inputs = max(len(record.input_shapes), 1)
+    fixed = lce.BASE_BYTES + lce.TENSOR_BYTES * inputs
+    assert lce.fixed_bytes(record) == fixed
+    assert deployment.total_bytes == sum(layer.bytes for layer in deployment.layers) + fixed
 
 
 # --- hand-built records: rules without files ---------------------------------------------------
@@ -234,3 +308,43 @@ def test_fold_and_fail_limits():
 def test_lce_module_does_not_import_tensorflow():
     code = "import sys, bnnstat.inspect.lce; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+# --- bad input: as in `summary` -----------------------------------------------------------------
+def _bad_files(tmp_path):
+    random_bytes = tmp_path / "random.h5"
+    random_bytes.write_bytes(bytes(range(256)) * 8)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes((LARQ_FIXTURES / "binary_cnn_cifar.h5").read_bytes()[:4096])
+    return {"missing": tmp_path / "missing.h5", "random": random_bytes, "truncated": truncated}
+
+
+@pytest.mark.parametrize("command", ["summary", "audit"])
+@pytest.mark.parametrize("kind", ["missing", "random", "truncated"])
+def test_bad_input_with_target_lce_exits_2_with_one_line(tmp_path, command, kind):
+    path = _bad_files(tmp_path)[kind]
+    done = CliRunner().invoke(main, [command, str(path), "--target", "lce"])
+    assert done.exit_code == 2, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0]
+    assert done.stdout == ""
+
+
+def test_bad_input_with_target_lce_subprocess(tmp_path):
+    path = _bad_files(tmp_path)["truncated"]
+    for command in ("summary", "audit"):
+        done = subprocess.run(
+            [sys.executable, "-m", "bnnstat", command, str(path), "--target", "lce"],
+            capture_output=True, text=True, cwd=REPO, timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in done.stderr
+        assert done.stdout == ""
+
+
+def test_readme_states_the_fixed_terms():
+    readme = (REPO / "README.md").read_text()
+    formula = f"sum(layers[].bytes) + {lce.BASE_BYTES} + {lce.TENSOR_BYTES} * max(number of model"
+    assert formula in readme

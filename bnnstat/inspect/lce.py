@@ -16,7 +16,8 @@ becomes and the bytes of each constant. The file size is then
 where the overhead constants were fitted by least squares on the measured probes (names, shapes,
 op options and signature: about 100 bytes per tensor and 40-180 bytes per op).
 
-Public contract: `predict(record) -> Deployment`, `findings(record, deployment) -> list[Finding]`.
+Public contract: `predict(record, profile=None) -> Deployment`,
+`findings(record, deployment) -> list[Finding]`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
+from bnnstat.inspect.profile import LayerProfile, ModelProfile
+from bnnstat.inspect.profile import profile as make_profile
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
 # --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
@@ -155,17 +158,6 @@ def _f32(count: int) -> int:
 def _is_binary(layer: LayerRecord) -> bool:
     kernel = _kernel(layer)
     return kernel is not None and kernel.precision == 1
-
-
-def _pixels(layer: LayerRecord) -> int:
-    shape = layer.output_shape
-    if not shape or any(dim is None for dim in shape[1:]):
-        return 0
-    if len(shape) == 4:
-        return int(shape[1] * shape[2]) if _channels_last(layer) else int(shape[2] * shape[3])
-    if len(shape) == 3:
-        return int(shape[1])
-    return 1
 
 
 # --- rules --------------------------------------------------------------------------------------
@@ -551,12 +543,29 @@ def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
 
 
 # --- the model --------------------------------------------------------------------------------
-def _binary_macs(layer: LayerRecord) -> int:
-    """Larq's 1-bit MACs: kernel count x output pixels when both input and kernel are 1-bit."""
-    kernel = _kernel(layer)
-    if kernel is None or kernel.precision != 1 or layer.input_precision != 1:
-        return 0
-    return kernel.count * _pixels(layer)
+def fixed_bytes(record: ModelRecord) -> int:
+    """Fact 6: the bytes no layer owns: the file header (BASE_BYTES) and one tensor per model
+    input (TENSOR_BYTES each, at least one input)."""
+    return BASE_BYTES + TENSOR_BYTES * max(len(record.input_shapes), 1)
+
+
+def one_bit_macs(record: ModelRecord, profile: ModelProfile) -> dict[int, int]:
+    """Larq's 1-bit MACs of every layer (nested ones included), keyed by `id(LayerRecord)`, as
+    the inspector profile counts them (a separable conv's depthwise and pointwise MACs both count;
+    a layer Larq prints as "?" counts 0)."""
+    counts: dict[int, int] = {}
+    _pair_macs(record.layers, profile.layers, counts)
+    return counts
+
+
+def _pair_macs(
+    layers: Sequence[LayerRecord], profiles: Sequence[LayerProfile], counts: dict[int, int]
+) -> None:
+    if [layer.name for layer in layers] != [p.name for p in profiles]:
+        raise ValueError("the profile was not computed from this record")
+    for layer, layer_profile in zip(layers, profiles, strict=True):
+        counts[id(layer)] = layer_profile.mac_count(1) or 0
+        _pair_macs(layer.layers, layer_profile.layers, counts)
 
 
 def _plan_scope(layers: Sequence[LayerRecord]) -> list[tuple[LayerRecord, Plan]]:
@@ -575,43 +584,41 @@ def _plan_scope(layers: Sequence[LayerRecord]) -> list[tuple[LayerRecord, Plan]]
     return plans
 
 
-def predict(record: ModelRecord) -> Deployment:
-    """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration."""
+def predict(record: ModelRecord, profile: ModelProfile | None = None) -> Deployment:
+    """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration.
+
+    ``total_bytes = fixed_bytes(record) + sum(layers[].bytes)`` (a nested model's bytes are
+    those of its layers). ``accelerated_binary_mac_ratio`` = (1-bit MACs of packed layers) /
+    (all of Larq's 1-bit MACs), both taken from the inspector profile; `profile` is computed
+    from `record` when not given."""
+    if profile is None:
+        profile = make_profile(record)
+    macs = one_bit_macs(record, profile)
     planned = _plan_scope(record.layers)
-    top = {layer.name for layer in record.layers}
-    layers: list[LayerDeployment] = []
+    plan_of = {id(layer): plan for layer, plan in planned}
     problems: list[str] = []
-    total = BASE_BYTES + TENSOR_BYTES * max(len(record.input_shapes), 1)
     binary_macs = accelerated_macs = 0
     for layer, plan in planned:
         problems.extend(plan.problems)
-        if layer.is_nested_model:
-            continue
-        macs = _binary_macs(layer)
-        binary_macs += macs
-        accelerated_macs += macs if plan.accelerated else 0
-        total += plan.bytes
-    for layer, plan in planned:
-        if layer.name in top:
-            size = plan.bytes if not layer.is_nested_model else _nested_bytes(layer, planned)
-            layers.append(
-                LayerDeployment(layer.name, size, plan.stored_as, plan.accelerated, plan.note)
-            )
-    ratio = accelerated_macs / binary_macs if binary_macs else 0.0
-    return Deployment("lce", not problems, tuple(problems), total, ratio, tuple(layers))
-
-
-def _nested_bytes(nested: LayerRecord, planned: list[tuple[LayerRecord, Plan]]) -> int:
-    inner = {id(layer) for layer in _walk(nested)}
-    return sum(
-        plan.bytes for layer, plan in planned if id(layer) in inner and not layer.is_nested_model
+        binary_macs += macs[id(layer)]
+        accelerated_macs += macs[id(layer)] if plan.accelerated else 0
+    layers = tuple(
+        LayerDeployment(
+            layer.name, _layer_bytes(layer, plan_of), plan_of[id(layer)].stored_as,
+            plan_of[id(layer)].accelerated, plan_of[id(layer)].note,
+        )
+        for layer in record.layers
     )
+    total = fixed_bytes(record) + sum(layer.bytes for layer in layers)
+    ratio = accelerated_macs / binary_macs if binary_macs else 0.0
+    return Deployment("lce", not problems, tuple(problems), total, ratio, layers)
 
 
-def _walk(layer: LayerRecord):
-    for child in layer.layers:
-        yield child
-        yield from _walk(child)
+def _layer_bytes(layer: LayerRecord, plan_of: dict[int, Plan]) -> int:
+    """A layer's own bytes; a nested model's are the sum over its (non-nested) layers."""
+    if not layer.is_nested_model:
+        return plan_of[id(layer)].bytes
+    return sum(_layer_bytes(child, plan_of) for child in layer.layers)
 
 
 # --- findings -----------------------------------------------------------------------------------
