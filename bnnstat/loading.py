@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -126,14 +125,13 @@ def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) 
         BnnstatError: the file is missing, not a Keras model, or holds a layer with no Keras 3
             equivalent; the message names the file and the layer.
     """
+    from bnnstat.inspect.file_reader import sniff
+
     path = Path(path)
-    if not path.is_file():
-        raise BnnstatError(f"{path}: no such file")
+    kind = sniff(path)  # BnnstatError: missing, not a regular file, empty, not a model file
     _register_bnnstat_objects()
-    if zipfile.is_zipfile(path):
+    if kind == "keras":
         return _keras3_load(path, safe_mode=safe_mode, compile=compile)
-    if not _is_hdf5(path):
-        raise BnnstatError(f"{path}: not a Keras model file (expected .keras zip or HDF5)")
     config, keras_version = _read_h5_config(path)
     if keras_version.startswith("3."):
         return _keras3_load(path, safe_mode=safe_mode, compile=False)
@@ -145,11 +143,6 @@ def _register_bnnstat_objects() -> None:
     import bnnstat.constraints  # noqa: F401
     import bnnstat.layers  # noqa: F401
     import bnnstat.quantizers  # noqa: F401
-
-
-def _is_hdf5(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
 def _keras3_load(path: Path, safe_mode: bool, compile: bool) -> keras.Model:

@@ -214,7 +214,10 @@ def plot_model(profile: Any, title: str | None = None) -> Figure:
     data = profile if isinstance(profile, Mapping) else _profile_json(profile)
     rows = [row for row in model_cost_by_precision(data) if row[1] or row[2]]
     if not rows:
-        raise BnnstatError(f"model {data.get('model')!r} has no weights and no MACs to plot")
+        source = data.get("source") or "<in-memory>"
+        raise BnnstatError(
+            f"{source}: model {data.get('model')!r} has no weights and no MACs to plot"
+        )
     names = [row[0] for row in rows]
     bits = sorted({b for _, memory, macs in rows for b in (*memory, *macs)})
     figure = _new_figure(12, 1.2 + 0.32 * len(rows))

@@ -508,7 +508,7 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         handle.create_dataset("x", data=np.arange(10))
     files["non-model h5"] = (tmp_path / "data.h5", "no model config")
     (tmp_path / "text.keras").write_text("this is not a zip")
-    files["non-zip keras"] = (tmp_path / "text.keras", "not a zip")
+    files["non-zip keras"] = (tmp_path / "text.keras", "not a Keras model file")
     with zipfile.ZipFile(tmp_path / "other.keras", "w") as archive:
         archive.writestr("readme.txt", "hello")
     files["zip without config"] = (tmp_path / "other.keras", "config.json")
@@ -811,8 +811,124 @@ def test_subclassed_model_without_layer_config_is_a_clear_error(tmp_path):
     config = {"class_name": "MyModel", "config": {"name": "m", "units": 3}}
     with h5py.File(tmp_path / "sub.h5", "w") as handle:
         handle.attrs["model_config"] = json.dumps(config)
-    with pytest.raises(BnnstatError, match="MyModel.*--engine keras"):
+    with pytest.raises(BnnstatError) as info:
         read(tmp_path / "sub.h5")
+    message = str(info.value)
+    assert "model 'MyModel' is a subclassed model with no functional config" in message
+    assert "`bnnstat summary --engine keras` may load it" in message
+    assert "(try --engine keras)" not in message
+
+
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ([{"class_name": "Dense"}], "config.json holds a JSON list, not a model config object"),
+        ("just a string", "config.json holds a JSON str, not a model config object"),
+        ({"config": {"name": "m"}}, "config.json has no model class name and no layer list"),
+    ],
+)
+def test_config_that_is_not_a_model_config_object_is_a_clear_error(tmp_path, config, words):
+    path = tmp_path / "s.keras"
+    _sequential_keras(path)
+    _rewrite_archive(path, {"config.json": json.dumps(config)})
+    with pytest.raises(BnnstatError) as info:
+        read(path)
+    assert str(info.value) == f"{path}: {words}" + (
+        ": not a Keras model file" if "holds a JSON" in words else ": not a Keras model"
+    )
+    assert "'None'" not in str(info.value)
+
+
+def _rewrite_archive(path: Path, replace: dict[str, str | None]) -> None:
+    """Rewrite a zip archive with some members replaced (text) or dropped (None)."""
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    for name, text in replace.items():
+        if text is None:
+            del members[name]
+        else:
+            members[name] = text.encode()
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+
+
+def test_keras_archive_without_weights_member_is_an_error(tmp_path):
+    """Not "zero weights": a summary or audit of it would pass any budget."""
+    path = tmp_path / "noweights.keras"
+    _sequential_keras(path)
+    _rewrite_archive(path, {"model.weights.h5": None})
+    with pytest.raises(BnnstatError) as info:
+        read(path)
+    assert str(info.value) == (
+        f"{path}: .keras archive has no model.weights.h5: truncated or not saved by Keras?"
+    )
+
+
+def test_weightless_model_saved_by_keras_reads_with_zero_weights(tf, tmp_path):
+    """Keras 3 writes model.weights.h5 (empty groups) even for a model without weights."""
+    import keras
+
+    path = tmp_path / "flat.keras"
+    keras.Sequential([keras.Input((4, 2)), keras.layers.Flatten(name="flat")]).save(path)
+    assert "model.weights.h5" in zipfile.ZipFile(path).namelist()
+    record = read(path)
+    assert [layer.name for layer in record.layers] == ["flat"]
+    assert record.layers[0].weights == () and record.layers[0].output_shape == (None, 8)
+
+
+# --- sniff -------------------------------------------------------------------------------------
+
+
+def test_sniff_tells_model_files_by_content(tmp_path):
+    from bnnstat.inspect.file_reader import model_file_kind, sniff
+
+    keras_file = tmp_path / "model.h5"  # a zip archive, whatever its suffix says
+    _sequential_keras(keras_file)
+    with h5py.File(tmp_path / "plain.bin", "w") as handle:
+        handle.attrs["x"] = 1
+    with h5py.File(tmp_path / "userblock.h5", "w", userblock_size=1024) as handle:
+        handle.attrs["x"] = 1
+    assert sniff(keras_file) == "keras"
+    assert sniff(str(tmp_path / "plain.bin")) == "h5"
+    assert sniff(tmp_path / "userblock.h5") == "h5"
+    (tmp_path / "log.csv").write_text("epoch,step\n")
+    (tmp_path / "empty.h5").write_bytes(b"")
+    assert model_file_kind(tmp_path / "log.csv") is None
+    assert model_file_kind(tmp_path / "empty.h5") is None
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (
+            lambda p: p.write_text("epoch,step\n"),
+            "not a Keras model file (neither HDF5 nor a .keras zip archive)",
+        ),
+    ],
+)
+def test_sniff_messages_are_uniform_across_readers(tf, tmp_path, make, problem):
+    """file_reader.read, sniff, loading.load_model and flips give the same one-line message."""
+    from bnnstat import loading
+    from bnnstat.inspect import flips
+    from bnnstat.inspect.file_reader import sniff
+
+    path = tmp_path / "model.keras"
+    make(path)
+    calls = {
+        "sniff": lambda: sniff(path),
+        "read": lambda: read(path),
+        "load_model": lambda: loading.load_model(path),
+        "flips.compare_checkpoints": lambda: flips.compare_checkpoints(path, path),
+        "flips.bop_state": lambda: flips.bop_state(path),
+    }
+    for name, call in calls.items():
+        with pytest.raises(BnnstatError) as info:
+            call()
+        assert str(info.value) == f"{path}: {problem}", name
 
 
 def test_shared_layer_calls_resolving_out_of_order_keep_node_order(tmp_path):

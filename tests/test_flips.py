@@ -241,7 +241,7 @@ def test_bad_logs(tmp_path, content, message):
 def test_cli_argument_errors(tmp_path):
     runner = CliRunner()
     missing = runner.invoke(main, ["flips", str(tmp_path / "nope.h5")])
-    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert missing.exit_code == 2 and "nope.h5: file not found" in missing.output
     three = runner.invoke(main, ["flips", "a", "b", "c"])
     assert three.exit_code == 2 and "give two checkpoints" in three.output
     log = _write_log(tmp_path / "f.csv", "csv")
@@ -255,6 +255,42 @@ def test_bop_state_errors():
     assert no_bop.exit_code == 2 and "no Bop optimizer in the saved compile config" in no_bop.output
     h5 = runner.invoke(main, ["flips", str(REPO / "sample_models" / "bad_practices.h5")])
     assert h5.exit_code == 2 and "Bop state is read from .keras files only" in h5.output
+
+
+def _broken_h5_files(tmp_path):
+    """A truncated copy of a real model .h5 and an HDF5 file that is not a Keras model."""
+    import h5py
+
+    data = (REPO / "sample_models" / "bad_practices.h5").read_bytes()
+    half = tmp_path / "half.h5"
+    half.write_bytes(data[: len(data) // 2])
+    nonmodel = tmp_path / "nonmodel.h5"
+    with h5py.File(nonmodel, "w") as handle:
+        handle.create_dataset("x", data=np.arange(4))
+    return {half: "cannot read HDF5 data (truncated or corrupt file?)", nonmodel: "no model config"}
+
+
+def test_bop_state_of_a_broken_h5_says_what_is_wrong_with_it(tmp_path):
+    """Not "read from .keras files only", which would send the user off to convert the file."""
+    for path, problem in _broken_h5_files(tmp_path).items():
+        with pytest.raises(BnnstatError) as info:
+            fl.bop_state(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and problem in message, message
+        assert ".keras files only" not in message
+        result = CliRunner().invoke(main, ["flips", str(path)])
+        assert result.exit_code == 2 and problem in result.output
+        assert ".keras files only" not in result.output
+
+
+def test_sniff_name_kept_for_the_cli_tells_logs_from_model_files(tmp_path):
+    log = _write_log(tmp_path / "f.csv", "csv")
+    (tmp_path / "empty.log").write_text("")
+    assert fl._sniff(log) == "other" and fl._sniff(tmp_path / "empty.log") == "other"
+    assert fl._sniff(REPO / "sample_models" / "bad_practices.h5") == "h5"
+    assert fl._sniff(REPO / "sample_models" / "quicknet_small.keras") == "keras"
+    with pytest.raises(BnnstatError, match="nope.csv: file not found"):
+        fl._sniff(tmp_path / "nope.csv")
 
 
 @pytest.fixture(scope="module")

@@ -202,6 +202,23 @@ def error_of(path, **kwargs):
     return message
 
 
+def test_file_kind_comes_from_content_not_suffix(tf, tmp_path, larq_fixtures):
+    """A Larq .h5 renamed .keras still loads; bad files get the shared sniff messages."""
+    renamed = tmp_path / "binarynet_mlp.keras"
+    renamed.write_bytes((larq_fixtures / "binarynet_mlp.h5").read_bytes())
+    from bnnstat import loading
+
+    assert loading.load_model(renamed).name
+    (tmp_path / "notes.h5").write_text("hello")
+    assert error_of(tmp_path / "notes.h5").endswith(
+        ": not a Keras model file (neither HDF5 nor a .keras zip archive)"
+    )
+    (tmp_path / "empty.keras").write_bytes(b"")
+    assert error_of(tmp_path / "empty.keras").endswith(": empty file")
+    assert error_of(tmp_path / "missing.h5").endswith(": file not found")
+    assert error_of(tmp_path).endswith(": not a regular file")
+
+
 def test_unknown_layer_class_is_a_one_line_error(tf, tmp_path):
     layers = [input_layer("x", (4,)), node("mystery", "MyCustomLayer", {}, [[["x", 0, 0, {}]]])]
     path = write_keras2_h5(tmp_path / "unknown.h5", functional("m", layers, ["x"], ["mystery"]))

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import shapes
@@ -37,6 +37,8 @@ from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, S
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _ZIP_SIGNATURE = b"PK\x03\x04"
+
+ModelFileKind = Literal["h5", "keras"]
 
 # --- quantizer precision ---------------------------------------------------------------------
 
@@ -194,21 +196,50 @@ def _h5py():
     return h5py
 
 
-def _sniff(path: Path) -> str:
+def model_file_kind(path: str | os.PathLike[str]) -> ModelFileKind | None:
+    """`"h5"` or `"keras"` from the file's first bytes, or None when it is neither.
+
+    Raises `BnnstatError` only when there is no regular file to look at (missing, a directory).
+    An empty file or any other content gives None. HDF5 files may start with a user block, so
+    the signature is also looked for at offsets 512, 1024, 2048, ... as the HDF5 spec allows.
+    """
+    path = Path(path)
     if not path.exists():
         raise _fail(path, "file not found")
     if not path.is_file():
         raise _fail(path, "not a regular file")
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    if not head:
-        raise _fail(path, "file is empty")
-    if head.startswith(_ZIP_SIGNATURE):
-        return "zip"
-    if head == _HDF5_SIGNATURE or _h5py().is_hdf5(str(path)):
-        return "h5"
-    if path.suffix == ".keras":
-        raise _fail(path, "not a .keras archive (not a zip file)")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            if head.startswith(_ZIP_SIGNATURE):
+                return "keras"
+            size = os.fstat(handle.fileno()).st_size
+            offset = 0
+            while offset + 8 <= size:
+                handle.seek(offset)
+                if handle.read(8) == _HDF5_SIGNATURE:
+                    return "h5"
+                offset = 512 if offset == 0 else offset * 2
+    except OSError as error:
+        raise _fail(path, f"cannot read ({error.strerror or error})") from None
+    return None
+
+
+def sniff(path: str | os.PathLike[str]) -> ModelFileKind:
+    """`"h5"` (HDF5) or `"keras"` (zip archive) for a Keras model file, judged by its content.
+
+    Raises `BnnstatError` with one of the messages ``PATH: file not found``,
+    ``PATH: not a regular file``, ``PATH: empty file`` or
+    ``PATH: not a Keras model file (neither HDF5 nor a .keras zip archive)``. Only the first
+    bytes are read, so a truncated or corrupt file of the right kind passes: its reader says
+    what is wrong with it.
+    """
+    path = Path(path)
+    kind = model_file_kind(path)
+    if kind is not None:
+        return kind
+    if path.stat().st_size == 0:
+        raise _fail(path, "empty file")
     raise _fail(path, "not a Keras model file (neither HDF5 nor a .keras zip archive)")
 
 
@@ -323,15 +354,24 @@ def _keras3_node(group_id: Any) -> _Weights:
     return node
 
 
-def _check_model_config(path: Path, entry: Any) -> Mapping[str, Any]:
-    if not isinstance(entry, Mapping) or not _is_model_config(entry):
-        class_name = entry.get("class_name") if isinstance(entry, Mapping) else None
+def _check_model_config(path: Path, entry: Any, what: str) -> Mapping[str, Any]:
+    """The saved model config, if it lists its layers (else a `BnnstatError` saying why not)."""
+    if not isinstance(entry, Mapping):
         raise _fail(
             path,
-            f"the saved config of model class '{class_name}' has no layer list, so it cannot be "
-            "read statically (try --engine keras)",
+            f"{what} holds a JSON {type(entry).__name__}, not a model config object: "
+            "not a Keras model file",
         )
-    return entry
+    if _is_model_config(entry):
+        return entry
+    class_name = entry.get("class_name")
+    if not isinstance(class_name, str) or not class_name:
+        raise _fail(path, f"{what} has no model class name and no layer list: not a Keras model")
+    raise _fail(
+        path,
+        f"model '{class_name}' is a subclassed model with no functional config (no layer "
+        "list), so it cannot be read statically; `bnnstat summary --engine keras` may load it",
+    )
 
 
 @dataclass
@@ -351,7 +391,7 @@ def _read_h5(path: Path) -> Iterator[_Source]:
                 path,
                 "no model config in this HDF5 file (a weights-only file or not a Keras model)",
             )
-        config = _check_model_config(path, _json(path, raw, "model_config"))
+        config = _check_model_config(path, _json(path, raw, "model_config"), "model_config")
         group = handle.get("model_weights", handle)
         yield _Source(config, legacy=_legacy_h5_weights(path, group))
 
@@ -367,15 +407,15 @@ def _read_keras_zip(path: Path) -> Iterator[_Source]:
         if "config.json" not in names:
             raise _fail(path, "zip archive has no config.json: not a .keras model")
         try:
-            config = _check_model_config(
-                path, _json(path, archive.read("config.json"), "config.json")
-            )
+            text = archive.read("config.json")
         except (zipfile.BadZipFile, OSError, EOFError) as error:
             raise _fail(path, f"cannot read config.json ({error})") from None
+        config = _check_model_config(path, _json(path, text, "config.json"), "config.json")
         if "model.weights.h5" not in names:
-            note = "no model.weights.h5 in the archive: weights unknown"
-            yield _Source(config, keras3=_Weights(), notes=[note])
-            return
+            # Keras 3 writes this member even for a model without weights (empty groups).
+            raise _fail(
+                path, ".keras archive has no model.weights.h5: truncated or not saved by Keras?"
+            )
         info = archive.getinfo("model.weights.h5")
     with open(path, "rb") as handle:
         source: Any = _stored_member(path, handle, info)
@@ -1131,8 +1171,8 @@ def read(
     truncated, corrupt or non-model file.
     """
     path = Path(path)
-    kind = _sniff(path)
-    opener = _read_keras_zip if kind == "zip" else _read_h5
+    kind = sniff(path)
+    opener = _read_keras_zip if kind == "keras" else _read_h5
     context = _Context(path, dict(precision_overrides or {}))
     with opener(path) as source:
         context.notes.extend(source.notes)

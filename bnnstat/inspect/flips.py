@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 # Weight names that differ between Keras 2 and Keras 3 files for the same variable.
 _WEIGHT_ALIASES = {"kernel": ("depthwise_kernel",), "depthwise_kernel": ("kernel",)}
 LOG_FIELDS = ("epoch", "step", "layer", "flipped", "total", "ratio")
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_ZIP_SIGNATURE = b"PK\x03\x04"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,20 +236,13 @@ def summarize_ratios(layer: str, ratios: np.ndarray) -> LayerThresholds:
 
 
 def _sniff(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(8)
-    except FileNotFoundError:
-        raise BnnstatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BnnstatError(f"{path}: is a directory, not a model file") from None
-    except OSError as error:
-        raise BnnstatError(f"{path}: cannot read: {error.strerror}") from None
-    if head.startswith(_HDF5_SIGNATURE):
-        return "h5"
-    if head.startswith(_ZIP_SIGNATURE):
-        return "keras"
-    return "other"
+    """`"h5"`, `"keras"` or `"other"` (a log, say); `bnnstat.cli.flips` imports this name.
+
+    A thin wrapper of `file_reader.model_file_kind` (missing file or directory: `BnnstatError`).
+    """
+    from bnnstat.inspect.file_reader import model_file_kind
+
+    return model_file_kind(path) or "other"
 
 
 @contextmanager
@@ -259,20 +250,23 @@ def _open_weights(path: Path) -> Iterator[Any]:
     """The HDF5 weights of a `.h5` or `.keras` file, opened read-only."""
     import h5py
 
-    kind = _sniff(path)
+    from bnnstat.inspect.file_reader import sniff
+
+    kind = sniff(path)
     try:
         if kind == "h5":
             with h5py.File(path, "r") as handle:
                 yield handle
-        elif kind == "keras":
+        else:
             with zipfile.ZipFile(path) as archive:
                 if "model.weights.h5" not in archive.namelist():
-                    raise BnnstatError(f"{path}: .keras archive has no model.weights.h5")
+                    raise BnnstatError(
+                        f"{path}: .keras archive has no model.weights.h5: "
+                        "truncated or not saved by Keras?"
+                    )
                 data = io.BytesIO(archive.read("model.weights.h5"))
             with h5py.File(data, "r") as handle:
                 yield handle
-        else:
-            raise BnnstatError(f"{path}: not an HDF5 (.h5) or .keras model file")
     except (OSError, zipfile.BadZipFile, KeyError) as error:
         raise BnnstatError(f"{path}: cannot read weights ({error})") from None
 
@@ -447,7 +441,7 @@ def read_log(path: str | Path) -> list[LogEntry]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BnnstatError(f"{path}: no such file") from None
+        raise BnnstatError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise BnnstatError(f"{path}: cannot read as a text log ({error})") from None
     if text.lstrip().startswith("{"):
@@ -589,10 +583,11 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
 
     from bnnstat.inspect import file_reader
 
-    if _sniff(path) != "keras":
-        raise BnnstatError(f"{path}: Bop state is read from .keras files only")
-    name, threshold = _bop_config(path)
+    # Read the model first: a truncated, corrupt or non-model file gets the reader's message.
     record = file_reader.read(path)
+    if file_reader.sniff(path) != "keras":
+        raise BnnstatError(f"{path}: an HDF5 model file; Bop state is read from .keras files only")
+    name, threshold = _bop_config(path)
     with _open_weights(path) as handle:
         if "optimizer" not in handle:
             raise BnnstatError(f"{path}: saved without optimizer state")
