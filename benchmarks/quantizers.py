@@ -1,6 +1,11 @@
 """Forward+backward throughput of the quantizers, against a stop_gradient baseline.
 
-    python benchmarks/quantizers.py [--size 10000000] [--repeats 15]
+    python benchmarks/quantizers.py [--size 10000000] [--repeats 15] [--larq]
+
+With `--larq` the same measurement runs on Larq's own quantizers instead of bnnstat's, for the
+Larq reference: run it with the interpreter of `benchmarks/lce_oracle/.venv` (TensorFlow 2.15,
+Larq 0.14; made by `benchmarks/lce_oracle/setup.sh`), in the same session as our run, and compare
+the two ratios to the baseline.
 
 For each quantizer: y = q(x), then the gradient of sum(y * dy) with respect to x, on `size`
 float32 values, eagerly, inside `tf.function`, and inside `tf.function(jit_compile=True)` (what
@@ -22,8 +27,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from bnnstat import quantizers  # noqa: E402
-
 
 def baseline(x: tf.Tensor) -> tf.Tensor:
     """Unclipped STE sign via the stop_gradient trick (tf.sign, so 0 maps to 0)."""
@@ -33,7 +36,11 @@ def baseline(x: tf.Tensor) -> tf.Tensor:
 BASELINE = "baseline x+stop_gradient(sign(x)-x)"
 
 
-def candidates() -> dict[str, Callable[[tf.Tensor], tf.Tensor]]:
+def candidates(use_larq: bool) -> dict[str, Callable[[tf.Tensor], tf.Tensor]]:
+    if use_larq:
+        from larq import quantizers
+    else:
+        from bnnstat import quantizers
     return {
         BASELINE: baseline,
         "SteSign": quantizers.SteSign(),
@@ -90,14 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--larq", action="store_true", help="measure Larq's quantizers instead")
     args = parser.parse_args()
 
     x = tf.random.stateless_normal((args.size,), seed=(1, 2))
     dy = tf.random.stateless_uniform((args.size,), seed=(3, 4))
-    print(f"TensorFlow {tf.__version__}, {args.size:.0e} float32 values, forward+backward, "
-          f"median of {args.repeats} interleaved calls")
+    library = "larq" if args.larq else "bnnstat"
+    print(f"{library} quantizers, TensorFlow {tf.__version__}, {args.size:.0e} float32 values, "
+          f"forward+backward, median of {args.repeats} interleaved calls")
     for mode in MODES:
-        steps = {name: build_step(fn, mode) for name, fn in candidates().items()}
+        steps = {name: build_step(fn, mode) for name, fn in candidates(args.larq).items()}
         seconds = measure(steps, x, dy, args.repeats)
         base_rate = args.size / seconds[BASELINE] / 1e6
         print(f"\n[{mode}]")
