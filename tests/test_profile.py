@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 from golden.larq_records import FIXTURE_NAMES, load_reference, model_record
 
 from bnnstat.errors import BnnstatError
-from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.profile import profile
 from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
 
@@ -387,21 +383,11 @@ def test_unknown_target_is_a_user_error():
         profile(_model(), target="tflite")
 
 
-def test_lce_target_missing_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", None)
-    with pytest.raises(BnnstatError, match="target lce not available"):
-        profile(_model(), target="lce")
+def test_lce_target_attaches_the_lce_prediction():
+    from bnnstat.inspect import lce
 
-
-def test_lce_target_calls_predict(monkeypatch):
-    seen = []
-    deployment = Deployment(
-        "lce", True, (), 1234, 0.5, (LayerDeployment("d", 1000, "float32", False),)
-    )
-    fake = types.ModuleType("bnnstat.inspect.lce")
-    fake.predict = lambda record: seen.append(record) or deployment
-    monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", fake)
     record = _model(_layer("d", "Dense", [WeightRecord("kernel", (2, 2))], (None, 2)))
     result = profile(record, target="lce")
-    assert result.deployment is deployment and seen == [record]
+    assert result.deployment == lce.predict(record)
+    assert [layer.name for layer in result.deployment.layers] == ["d"]
     assert profile(record).deployment is None

@@ -47,7 +47,7 @@ Extensions (never changing the fields above; all under names starting with ``ext
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -775,26 +775,21 @@ def profile(record: ModelRecord, target: str | None = None) -> ModelProfile:
     fused = _fused_note(layers)
     if fused:
         notes += (fused,)
-    deployment = _predict_deployment(record) if target == "lce" else None
-    return ModelProfile(
+    model_profile = ModelProfile(
         name=record.name,
         class_name=record.class_name,
         layers=layers,
         source=record.source,
         notes=notes,
-        deployment=deployment,
         record=record,
     )
+    if target == "lce":
+        from bnnstat.inspect import lce  # imports this module: not at module level
 
-
-def _predict_deployment(record: ModelRecord) -> Any:
-    try:
-        lce = importlib.import_module("bnnstat.inspect.lce")
-    except ModuleNotFoundError as error:
-        if error.name != "bnnstat.inspect.lce":
-            raise
-        raise BnnstatError("target lce not available: bnnstat.inspect.lce is missing") from error
-    return lce.predict(record)
+        model_profile = dataclasses.replace(
+            model_profile, deployment=lce.predict(record, model_profile)
+        )
+    return model_profile
 
 
 def by_bitwidth(values: Mapping[int, int]) -> dict[str, int]:
