@@ -499,14 +499,6 @@ def test_cli_target_lce_uses_lce_rules(monkeypatch):
     assert ignored.exit_code == 1 and "FAIL  max_deployed_size" in ignored.output
 
 
-def test_cli_target_lce_without_lce_module(monkeypatch):
-    monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", None)
-    monkeypatch.delattr(bnnstat.inspect, "lce", raising=False)  # if already imported
-    result = _audit(CLEAN, "--target", "lce")
-    assert result.exit_code == 2
-    assert "--target lce" in result.output
-
-
 def test_cli_subprocess_json_and_exit_code(tmp_path):
     out = tmp_path / "audit.json"
     done = subprocess.run(

@@ -55,8 +55,7 @@ def test_heavy_pattern_detects_tensorflow():
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])
 def test_console_script_does_not_import_tensorflow(args):
     script = shutil.which("bnnstat")
-    if script is None:
-        pytest.skip("console script `bnnstat` not installed (pip install -e .)")
+    assert script is not None, "console script `bnnstat` not on PATH: run pip install -e ."
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     result = subprocess.run([script, *args], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -150,16 +151,46 @@ def test_cli_bad_input_exits_2(tf, tmp_path, args, message):
     assert message in result.output
 
 
+def test_cli_name_list_matches_the_quantizer_registry(tf):
+    """`bnnstat plot quantizer` checks names against a static list (no TensorFlow import):
+    it must be exactly the names `quantizers.get` resolves, minus those needing arguments."""
+    from bnnstat import quantizers
+    from bnnstat.cli.plot import PLOTTABLE_QUANTIZERS, UNPLOTTABLE_QUANTIZERS
+
+    registry = set(quantizers._ALIASES) | set(quantizers._CLASSES) | set(quantizers._FUNCTIONS)
+    assert registry - set(UNPLOTTABLE_QUANTIZERS) == PLOTTABLE_QUANTIZERS
+    assert set(UNPLOTTABLE_QUANTIZERS) <= registry
+    assert set(plots.BUILTIN_QUANTIZERS) <= PLOTTABLE_QUANTIZERS
+    for name in sorted(PLOTTABLE_QUANTIZERS):
+        curve = plots.quantizer_curve(name, num=11)
+        assert curve.forward.shape == (11,) and np.isfinite(curve.gradient).all(), name
+    for name in UNPLOTTABLE_QUANTIZERS:
+        with pytest.raises(Exception):  # noqa: B017 - any failure: plotting by name cannot work
+            plots.quantizer_curve(name, num=11)
+
+
+@pytest.mark.parametrize("name", ["SteSign", "dorefa", "bnnstat>SwishSign"])
+def test_cli_accepts_class_function_and_registered_names(tf, tmp_path, name):
+    out = tmp_path / "q.png"
+    result = CliRunner().invoke(main, ["plot", "quantizer", name, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 0
+
+
 def test_cli_subprocess(tmp_path):
     out = tmp_path / "sub.png"
+    # as a user runs it: without the TF_CPP_MIN_LOG_LEVEL that conftest sets for the tests
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run(
         [sys.executable, "-m", "bnnstat", "plot", "quantizer", "ste_tern", "-o", str(out)],
         capture_output=True,
         text=True,
         cwd=REPO,
+        env=env,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no TensorFlow start-up lines
     _check_image(out)
     bad = subprocess.run(
         [

@@ -6,12 +6,17 @@ library function. Nothing here imports TensorFlow, so `bnnstat --help` is instan
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import os
+from collections.abc import Iterator
+from typing import IO, Any
 
 import click
 
 from bnnstat._version import __version__
+from bnnstat.errors import BnnstatError
 
 # command name -> (module, attribute, one-line help shown by `bnnstat --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -38,8 +43,49 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class OneLineError(click.ClickException):
+    """A usage error (bad option value, missing argument, unknown command) shown as the single
+    line ``bnnstat: error: ...`` with exit code 2, like every other bad-input error."""
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        message = " ".join(self.format_message().split())  # never more than one line
+        click.echo(f"bnnstat: error: {message}", file=file, err=file is None)
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise  # `bnnstat` / `bnnstat plot` alone: click prints the help text
+    except click.UsageError as error:
+        raise OneLineError(error.format_message()) from error
+    except BnnstatError as error:  # raised while parsing, e.g. in an option callback
+        raise OneLineError(str(error)) from error
+
+
 class LazyGroup(click.Group):
-    """A click group that imports a sub-command's module only when that command runs."""
+    """A click group that imports a sub-command's module only when that command runs.
+
+    It also turns click's four-line usage errors (of this group and of every sub-command) into
+    one ``bnnstat: error: ...`` line with exit code 2; ``--help`` is unchanged.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _one_line_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_errors():
+            return super().invoke(ctx)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if _is_available(name)]
@@ -69,3 +115,6 @@ def main() -> None:
     Reading a model file never imports TensorFlow and never runs code stored in the file.
     Exit codes: 0 success, 1 a budget or audit check failed, 2 bad input.
     """
+    # Commands that import TensorFlow (plot quantizer, summary --engine keras) would otherwise
+    # print its C++/absl start-up lines to stderr ahead of our one-line errors.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -12,10 +12,24 @@ from bnnstat.cli._common import emit, reports_user_errors
 from bnnstat.errors import BnnstatError
 
 
-@click.command()
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=(
+        "Examples:\n\n"
+        "  bnnstat flips epoch_01.h5 epoch_10.h5\n\n"
+        "  bnnstat flips flips.jsonl --plot flip_ratio.png\n\n"
+        "  bnnstat flips trained.keras --format json -o bop_state.json"
+    ),
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: one row per binary layer (or per epoch for a log); json: the same numbers as "
+    "one JSON object.",
 )
 @click.option(
     "--plot",
@@ -26,6 +40,7 @@ from bnnstat.errors import BnnstatError
 )
 @click.option(
     "--output",
+    "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Write the report to this file instead of stdout.",

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import reports_user_errors
+from bnnstat.cli._common import import_tensorflow_quietly, reports_user_errors
 from bnnstat.errors import BnnstatError
+
+# Every name `bnnstat.quantizers.get` resolves to a quantizer that can be built without
+# arguments: Larq's aliases, class names and function names. Kept here as a static list so a
+# bad name fails at once instead of after the TensorFlow import (tests check it against the
+# registry in bnnstat.quantizers).
+PLOTTABLE_QUANTIZERS: frozenset[str] = frozenset(
+    {
+        "ste_sign", "approx_sign", "swish_sign", "ste_heaviside", "magnitude_aware_sign",
+        "ste_tern", "dorefa_quantizer", "dorefa",
+        "SteSign", "ApproxSign", "SwishSign", "SteHeaviside", "MagnitudeAwareSign", "SteTern",
+        "DoReFa", "DoReFaQuantizer",
+    }
+)
+# Registered names that need constructor arguments, so they cannot be plotted by name alone.
+UNPLOTTABLE_QUANTIZERS: dict[str, str] = {
+    "NoOp": "needs a precision argument",
+    "NoOpQuantizer": "needs a precision argument",
+    "Quantizer": "is the abstract base class",
+}
 
 _OUTPUT = click.option(
     "-o",
@@ -24,7 +44,15 @@ def plot() -> None:
     """Plot quantizers (forward and pseudo-gradient) or a model's cost by precision."""
 
 
-@plot.command("quantizer")
+@plot.command(
+    "quantizer",
+    epilog=(
+        "Examples:\n\n"
+        "  bnnstat plot quantizer ste_sign approx_sign -o signs.png\n\n"
+        "  bnnstat plot quantizer --all --overlay -o all.svg\n\n"
+        "  bnnstat plot quantizer ste_tern --range -3 3 -o ternary.pdf"
+    ),
+)
 @click.argument("names", nargs=-1)
 @_OUTPUT
 @click.option("--all", "all_builtins", is_flag=True, help="Plot every built-in quantizer.")
@@ -53,16 +81,27 @@ def quantizer(
     """
     from bnnstat import plots
 
-    _check_extension(output)
+    _check_output(output)
     chosen = list(names) + [n for n in plots.BUILTIN_QUANTIZERS if all_builtins and n not in names]
     if not chosen:
         raise BnnstatError("name at least one quantizer, or pass --all")
+    for name in chosen:
+        check_quantizer_name(name)
+    _check_range(x_range)
+    import_tensorflow_quietly()
     figure = plots.plot_quantizer(chosen, x_range=x_range, overlay=overlay)
     plots.save_figure(figure, output)
     click.echo(f"wrote {output} ({len(chosen)} quantizer(s))")
 
 
-@plot.command("model")
+@plot.command(
+    "model",
+    epilog=(
+        "Examples:\n\n"
+        "  bnnstat plot model model.h5 -o costs.png\n\n"
+        "  bnnstat plot model quicknet.keras -o costs.svg"
+    ),
+)
 @click.argument("path", type=click.Path(path_type=Path))
 @_OUTPUT
 @reports_user_errors
@@ -71,13 +110,36 @@ def model(path: Path, output: Path) -> None:
     from bnnstat import plots
     from bnnstat.inspect import file_reader, profile, report
 
-    _check_extension(output)
+    _check_output(output)
     profile_json = report.to_json(profile.profile(file_reader.read(path)))
     plots.save_figure(plots.plot_model(profile_json, title=path.name), output)
     click.echo(f"wrote {output}")
 
 
-def _check_extension(output: Path) -> None:
+def check_quantizer_name(name: str) -> None:
+    """Raise `BnnstatError` unless `name` (optionally ``bnnstat>Name``) is a plottable quantizer."""
+    package, sep, short = name.partition(">")
+    bare = short if sep and package == "bnnstat" else name
+    if bare in UNPLOTTABLE_QUANTIZERS:
+        raise BnnstatError(
+            f"quantizer {name!r} {UNPLOTTABLE_QUANTIZERS[bare]} and cannot be plotted by name"
+        )
+    if bare not in PLOTTABLE_QUANTIZERS:
+        from bnnstat.plots import BUILTIN_QUANTIZERS
+
+        raise BnnstatError(
+            f"unknown quantizer {name!r}; built-ins: {', '.join(BUILTIN_QUANTIZERS)} "
+            "(or their class names, e.g. SteSign)"
+        )
+
+
+def _check_range(x_range: tuple[float, float]) -> None:
+    low, high = x_range
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise BnnstatError(f"--range {low} {high}: invalid range, need finite LO < HI")
+
+
+def _check_output(output: Path) -> None:
     # fail before any expensive work (TensorFlow import, reading the model)
     from bnnstat.plots import IMAGE_FORMATS
 
@@ -86,3 +148,5 @@ def _check_extension(output: Path) -> None:
             f"{output}: unsupported image format {output.suffix or '(none)'!r}; "
             "use .png, .svg or .pdf"
         )
+    if not output.parent.is_dir():
+        raise BnnstatError(f"{output}: cannot write image: directory {output.parent} not found")

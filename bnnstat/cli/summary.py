@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, reports_user_errors
+from bnnstat.cli._common import emit, import_tensorflow_quietly, reports_user_errors
 from bnnstat.errors import BnnstatError
 
 ENGINES = ("static", "keras")
@@ -38,13 +38,9 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         return read(path, precision)
     if precision:
         raise BnnstatError("--precision only applies to --engine static")
-    try:
-        from bnnstat.loading import load_model
-    except ModuleNotFoundError as error:
-        if error.name != "bnnstat.loading":
-            raise
-        raise BnnstatError("--engine keras not available: bnnstat.loading is missing") from error
+    import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
+    from bnnstat.loading import load_model
 
     return dataclasses.replace(record(load_model(path)), source=str(path))
 
@@ -59,9 +55,8 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         "  bnnstat summary zoo_model.h5 --precision my_sign=1 --target lce"
     ),
 )
-@click.argument(
-    "path", type=click.Path(path_type=Path, dir_okay=False, exists=False), metavar="PATH"
-)
+# No click-side existence checks: the reader's own one-line message names the problem.
+@click.argument("path", type=click.Path(path_type=Path), metavar="PATH")
 @click.option(
     "--format",
     "fmt",
