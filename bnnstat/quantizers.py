@@ -397,6 +397,17 @@ class _BaseQuantizer(Quantizer):
         return config
 
 
+class _ClippedQuantizer(_BaseQuantizer):
+    """A quantizer whose straight-through pseudo-gradient is clipped at `clip_value`."""
+
+    def __init__(self, clip_value: float | None = 1.0, **kwargs: Any) -> None:
+        self.clip_value = clip_value
+        super().__init__(**kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "clip_value": self.clip_value}
+
+
 class NoOp(_BaseQuantizer):
     r"""Serializable no-op quantizer: \( q(x) = x \), gradient dy.
 
@@ -416,7 +427,7 @@ class NoOp(_BaseQuantizer):
         return {**super().get_config(), "precision": self.precision}
 
 
-class SteSign(_BaseQuantizer):
+class SteSign(_ClippedQuantizer):
     r"""Binary quantizer with the clipped straight-through estimator.
 
     Forward: \( q(x) = -1 \) if \( x < 0 \), \( +1 \) if \( x \geq 0 \).
@@ -429,15 +440,8 @@ class SteSign(_BaseQuantizer):
 
     precision = 1
 
-    def __init__(self, clip_value: float | None = 1.0, **kwargs: Any) -> None:
-        self.clip_value = clip_value
-        super().__init__(**kwargs)
-
     def _quantize(self, inputs: tf.Tensor) -> tf.Tensor:
         return ste_sign(inputs, clip_value=self.clip_value)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "clip_value": self.clip_value}
 
 
 class ApproxSign(_BaseQuantizer):
@@ -456,7 +460,7 @@ class ApproxSign(_BaseQuantizer):
         return approx_sign(inputs)
 
 
-class SteHeaviside(_BaseQuantizer):
+class SteHeaviside(_ClippedQuantizer):
     r"""Binarization to {0, 1} with the clipped straight-through estimator.
 
     Forward: \( q(x) = 1 \) if \( x > 0 \), \( 0 \) if \( x \le 0 \).
@@ -469,15 +473,8 @@ class SteHeaviside(_BaseQuantizer):
 
     precision = 1
 
-    def __init__(self, clip_value: float | None = 1.0, **kwargs: Any) -> None:
-        self.clip_value = clip_value
-        super().__init__(**kwargs)
-
     def _quantize(self, inputs: tf.Tensor) -> tf.Tensor:
         return ste_heaviside(inputs, clip_value=self.clip_value)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "clip_value": self.clip_value}
 
 
 class SwishSign(_BaseQuantizer):
@@ -505,7 +502,7 @@ class SwishSign(_BaseQuantizer):
         return {**super().get_config(), "beta": self.beta}
 
 
-class MagnitudeAwareSign(_BaseQuantizer):
+class MagnitudeAwareSign(_ClippedQuantizer):
     r"""Scaled sign quantizer for Bi-Real Net (section 3.3).
 
     Forward: \( q(x) = a \cdot \mathrm{sign}(x) \), \( a \) = mean of \( |x| \) over all axes
@@ -519,15 +516,8 @@ class MagnitudeAwareSign(_BaseQuantizer):
 
     precision = 1
 
-    def __init__(self, clip_value: float | None = 1.0, **kwargs: Any) -> None:
-        self.clip_value = clip_value
-        super().__init__(**kwargs)
-
     def _quantize(self, inputs: tf.Tensor) -> tf.Tensor:
         return magnitude_aware_sign(inputs, clip_value=self.clip_value)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "clip_value": self.clip_value}
 
 
 class SteTern(_BaseQuantizer):
