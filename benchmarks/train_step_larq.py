@@ -1,4 +1,4 @@
-"""Larq reference for ``benchmarks/train_step.py``: the same BinaryNet-style CNN training step in Larq.
+"""Larq reference for ``benchmarks/train_step.py``: the same BinaryNet-style CNN step in Larq.
 
 Measures exactly what ``benchmarks/train_step.py`` measures, but against the real Larq 0.14 on
 TensorFlow 2.15 / ``tf.keras`` (Keras 2) instead of bnnstat on Keras 3, so the two outputs can be
@@ -32,7 +32,8 @@ per ``train_on_batch`` step is reported with its ratio to the float floor with t
 Run it with the Larq oracle interpreter (made by ``benchmarks/lce_oracle/setup.sh``; it has
 tensorflow-cpu 2.15.1 and larq 0.14.0, no Keras 3 and no bnnstat), from the repository root:
 
-    benchmarks/lce_oracle/.venv/bin/python benchmarks/train_step_larq.py [--steps 15] [--warmup 3] [--batch 128] [--legacy-adam]
+    benchmarks/lce_oracle/.venv/bin/python benchmarks/train_step_larq.py \
+        [--steps 15] [--warmup 3] [--batch 128] [--legacy-adam]
 """
 
 from __future__ import annotations
