@@ -15,6 +15,15 @@ from bnnstat.errors import BnnstatError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# `--output/-o FILE` of the report-printing commands (summary, audit, flips).
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report to this file instead of stdout.",
+)
+
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2

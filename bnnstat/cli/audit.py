@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from bnnstat.cli._common import EXIT_CHECK_FAILED, emit, reports_user_errors
+from bnnstat.cli._common import EXIT_CHECK_FAILED, emit, output_option, reports_user_errors
 from bnnstat.errors import BnnstatError
 
 
@@ -92,13 +92,7 @@ def _as_usage_error(parse: Any, value: str, param: click.Parameter) -> Any:
     metavar="SIZE",
     help="Largest predicted deployed file allowed (needs --target lce).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the report to this file instead of stdout.",
-)
+@output_option
 @reports_user_errors
 def audit(
     path: Path,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, reports_user_errors
+from bnnstat.cli._common import emit, output_option, reports_user_errors
 from bnnstat.errors import BnnstatError
 
 
@@ -38,13 +38,7 @@ from bnnstat.errors import BnnstatError
     default=None,
     help="Also write a plot (.png/.svg/.pdf): flip ratio per epoch (log) or |m|/threshold.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write the report to this file instead of stdout.",
-)
+@output_option
 @reports_user_errors
 def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Path | None) -> None:
     """Flip statistics of binary (precision-1) weights.

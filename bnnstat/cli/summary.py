@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, import_tensorflow_quietly, reports_user_errors
+from bnnstat.cli._common import emit, import_tensorflow_quietly, output_option, reports_user_errors
 from bnnstat.errors import BnnstatError
 
 ENGINES = ("static", "keras")
@@ -71,13 +71,7 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
     is_flag=True,
     help="Leave out the MAC (and BOP) counts, as Larq's include_macs=False does.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write the report to this file instead of stdout.",
-)
+@output_option
 @click.option(
     "--engine",
     type=click.Choice(ENGINES),
