@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _step_timing import interleaved_step_times, print_step_table  # noqa: E402
 
 import bnnstat as lq  # noqa: E402
 
@@ -121,28 +121,8 @@ def main() -> None:
             models[(variant, jit)] = model
             print(f"warm-up {variant:9s} jit={jit:3s}: {warm:6.2f} s for {args.warmup} steps")
 
-    times: dict[tuple[str, str], list[float]] = {key: [] for key in models}
-    for _ in range(args.steps):
-        for key, model in models.items():
-            start = time.perf_counter()
-            model.train_on_batch(x, y)
-            times[key].append(time.perf_counter() - start)
-
-    print(f"\nmedian time per training step, batch {args.batch}, {args.steps} steps each")
-    print(f"{'variant':10s} {'jit':4s} {'ms/step':>9s} {'vs float (same jit)':>20s}")
-    for (variant, jit), values in times.items():
-        median = statistics.median(values) * 1e3
-        floor_key = ("float", jit)
-        ratio = ""
-        if floor_key in times:
-            ratio = f"{median / (statistics.median(times[floor_key]) * 1e3):.3f}x"
-        print(f"{variant:10s} {jit:4s} {median:9.1f} {ratio:>20s}")
-    if ("float", "off") in times and ("float", "on") in times:
-        for variant in args.variants:
-            if (variant, "off") in times and (variant, "on") in times:
-                off = statistics.median(times[(variant, "off")])
-                on = statistics.median(times[(variant, "on")])
-                print(f"XLA speed-up {variant}: {off / on:.2f}x")
+    times = interleaved_step_times(models, x, y, args.steps)
+    print_step_table(times, args.batch, args.steps, args.variants)
 
 
 if __name__ == "__main__":
