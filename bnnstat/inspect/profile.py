@@ -282,8 +282,27 @@ def _sum_macs(macs: Iterable[MacProfile], precision: int | None = None) -> int:
     return sum(m.n for m in macs if precision is None or m.precision == precision)
 
 
+class _ParamTotals:
+    """`params`, `trainable_params` and `non_trainable_params` from a class's `param_count`."""
+
+    def param_count(self, bitwidth: int | None = None, trainable: bool | None = None) -> int:
+        raise NotImplementedError
+
+    @property
+    def params(self) -> int:
+        return self.param_count()
+
+    @property
+    def trainable_params(self) -> int:
+        return self.param_count(trainable=True)
+
+    @property
+    def non_trainable_params(self) -> int:
+        return self.param_count(trainable=False)
+
+
 @dataclass(frozen=True)
-class LayerProfile:
+class LayerProfile(_ParamTotals):
     """The profile of one entry of `model.layers` (see the module docstring for the rules).
 
     `macs` holds Larq's MAC records, or None where Larq prints ``?``. `ext_macs` is bnnstat's
@@ -325,18 +344,6 @@ class LayerProfile:
         )
 
     @property
-    def params(self) -> int:
-        return self.param_count()
-
-    @property
-    def trainable_params(self) -> int:
-        return self.param_count(trainable=True)
-
-    @property
-    def non_trainable_params(self) -> int:
-        return self.param_count(trainable=False)
-
-    @property
     def param_bitwidths(self) -> tuple[int, ...]:
         return tuple(sorted({w.bitwidth for w in self.weights}))
 
@@ -369,7 +376,7 @@ class LayerProfile:
 
 
 @dataclass(frozen=True)
-class ModelProfile:
+class ModelProfile(_ParamTotals):
     """A whole model's profile: `layers` in `model.layers` order, totals as properties.
 
     `deployment` is the predicted deployment view (set for ``target="lce"``), else None.
@@ -385,18 +392,6 @@ class ModelProfile:
 
     def param_count(self, bitwidth: int | None = None, trainable: bool | None = None) -> int:
         return sum(layer.param_count(bitwidth, trainable) for layer in self.layers)
-
-    @property
-    def params(self) -> int:
-        return self.param_count()
-
-    @property
-    def trainable_params(self) -> int:
-        return self.param_count(trainable=True)
-
-    @property
-    def non_trainable_params(self) -> int:
-        return self.param_count(trainable=False)
 
     @property
     def keras_param_count(self) -> int:
