@@ -506,6 +506,18 @@ def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
     return Plan((Op(layer.class_name, "builtin"),), "none")
 
 
+# Weighted layers that do not pack, by class: the rule that says how LCE stores them.
+_UNPACKED_RULES = (
+    (CONV_2D, plan_float_conv2d),
+    (DENSE, plan_dense),
+    (DEPTHWISE, plan_depthwise),
+    (SEPARABLE, plan_separable),
+    (CONV_1D, plan_conv1d),
+    (TRANSPOSED, plan_transposed),
+    (CONV_3D, plan_conv3d),
+)
+
+
 def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
     """Dispatch one layer to the rule that describes what LCE makes of it."""
     name = layer.class_name
@@ -517,22 +529,10 @@ def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
         return plan_weightless(layer, scope)
     if is_packed(layer):
         return plan_packed_conv(layer, scope)
-    if name in CONV_2D:
-        plan = plan_float_conv2d(layer, scope)
-    elif name in DENSE:
-        plan = plan_dense(layer, scope)
-    elif name in DEPTHWISE:
-        plan = plan_depthwise(layer, scope)
-    elif name in SEPARABLE:
-        plan = plan_separable(layer, scope)
-    elif name in CONV_1D:
-        plan = plan_conv1d(layer, scope)
-    elif name in TRANSPOSED:
-        plan = plan_transposed(layer, scope)
-    elif name in CONV_3D:
-        plan = plan_conv3d(layer, scope)
-    else:
-        plan = plan_locally_connected(layer, scope)
+    rule = next(
+        (rule for classes, rule in _UNPACKED_RULES if name in classes), plan_locally_connected
+    )
+    plan = rule(layer, scope)
     kernel = _kernel(layer)
     if kernel is not None and kernel.precision is not None and kernel.count >= FOLD_LIMIT:
         return plan_unfolded_kernel(layer, plan)
