@@ -16,10 +16,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-LARQ_FIXTURES = SHARED / "fixtures" / "larq_reference"
 SAMPLE_MODELS = REPO / "sample_models"
 TEST_DATA = REPO / "tests" / "data"
+LARQ_FIXTURES = TEST_DATA / "larq_reference"
 
 _tf_configured = False
 
