@@ -56,11 +56,14 @@ def register_alias(alias: str, obj: Any, keras_module: str | None = None) -> Non
         table.setdefault(alias, obj)
 
 
-def register_custom_object(name: str, obj: Any) -> None:
+def register_custom_object(name: str, obj: Any, replace: bool = True) -> None:
     """Larq's registration: ``custom_objects[name] = obj``; a function is also an activation
     string (Keras 3 only looks activation strings up in its own table, see `_keras_compat`),
     unless Keras has a built-in activation of that name."""
-    keras.saving.get_custom_objects()[name] = obj
+    custom_objects = keras.saving.get_custom_objects()
+    if not replace and name in custom_objects:
+        return
+    custom_objects[name] = obj
     if isinstance(obj, type) or not callable(obj):
         return
     table = _keras_compat.string_table("activations")

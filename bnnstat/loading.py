@@ -409,6 +409,8 @@ class _Keras2Loader:
         for name, layer in layers.items():
             if isinstance(layer, keras.KerasTensor):  # an Input
                 outputs[name] = [layer]
+        for name in _skipping_first_node(config):
+            outputs[name] = [_INTERNAL_NODE]
         while any(pending.values()):
             progressed = False
             for name, nodes in pending.items():
@@ -436,6 +438,8 @@ class _Keras2Loader:
     def tensor(self, ref: list[Any], outputs: dict[str, list[Any]]) -> Any:
         name, node_index, tensor_index = ref[:3]
         result = outputs[name][node_index]
+        if result is _INTERNAL_NODE:
+            raise self.fail(name, "a reference to the nested model's own input node")
         return (
             keras.tree.flatten(result)[tensor_index] if isinstance(result, list | tuple) else result
         )
@@ -667,6 +671,38 @@ def _accepted_arguments(cls: type) -> set[str]:
             break
     names.discard("self")
     return names
+
+
+_INTERNAL_NODE = object()  # placeholder for node 0 of a nested model (`_skipping_first_node`)
+
+
+def _skipping_first_node(config: dict[str, Any]) -> list[str]:
+    """Nested models whose node indices in `config` start at 1.
+
+    Keras 2 numbers a nested Sequential or functional model's calls after the node its own
+    InputLayer made, so the outer model refers to its first call as node 1 (Keras 2's
+    ``_should_skip_first_node``). Files that do refer to node 0 of such a model are read with
+    the plain numbering.
+    """
+    nested = {
+        entry["config"]["name"]
+        for entry in config["layers"]
+        if _short(entry.get("class_name")) in _MODEL_CLASSES
+        and _starts_with_input_layer(entry.get("config") or {})
+    }
+    refs = [list(ref) for ref in config.get("input_layers", []) + config.get("output_layers", [])]
+    for entry in config["layers"]:
+        for node in entry.get("inbound_nodes", []):
+            refs += [e[:3] for e in _node_entries(node)] + _tensor_refs(_node_kwargs(node))
+    used_zero = {ref[0] for ref in refs if ref and ref[0] in nested and ref[1] == 0}
+    return sorted(nested - used_zero)
+
+
+def _starts_with_input_layer(config: dict[str, Any]) -> bool:
+    if "input_layers" in config:
+        return True
+    layers = config.get("layers") or []
+    return bool(layers) and _short(layers[0].get("class_name")) == "InputLayer"
 
 
 _CONSTANT = "_CONSTANT_VALUE"  # Keras 2 marker for a constant in a node's first argument

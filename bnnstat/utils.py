@@ -41,13 +41,18 @@ def register_alias(name: str) -> Callable[[F], F]:
     @register_alias("degeneration")
     class Degeneration(keras.metrics.Metric): ...
     ```
-    Same rules as `register_keras_custom_object`, with `name` instead of ``__name__``.
+    Same rules as `register_keras_custom_object`, with `name` instead of ``__name__``. Keras
+    writes an instance of a class into a saved config under the class's ``__name__``, so that
+    name is registered too when it is still free (Larq code usually adds
+    `register_keras_custom_object` for this; here the alias alone round-trips).
     """
 
     def register(cls: F) -> F:
         from bnnstat import _registry
 
         _registry.register_custom_object(name, cls)
+        if isinstance(cls, type):
+            _registry.register_custom_object(cls.__name__, cls, replace=False)
         return cls
 
     return register
