@@ -97,3 +97,16 @@ def test_magnitude_aware_sign_unclipped_and_clip_activation(tf):
     assert utils.precision_of(zoo.magnitude_aware_sign_unclipped) == 1
     layer = keras.layers.Activation("clip_by_value_activation")
     np.testing.assert_allclose(np.array(layer(tf.constant([-1.0, 0.5, 2.0]))), [0.0, 0.5, 1.0])
+
+
+def test_keras_engine_summarizes_the_nested_shared_model(tf):
+    from click.testing import CliRunner
+
+    from bnnstat.cli import main
+
+    result = CliRunner().invoke(
+        main, ["summary", "--engine", "keras", str(ZOO / "nested_shared.h5")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "shared_bconv" in result.output and "block" in result.output
+    assert "different output shapes" in result.output
