@@ -1,6 +1,6 @@
 """Load Keras 3 `.keras` / `.h5` files and Larq-saved Keras 2 `.h5` files into Keras 3 models.
 
-`load_model(path)` is what `bnnstat.models.load_model` and the CLI call. Keras 3 files go to
+`load_model(filepath)` is what `bnnstat.models.load_model` and the CLI call. Keras 3 files go to
 Keras' own loader (with bnnstat's objects registered). A Keras 2 HDF5 file (Larq, Larq Zoo) is
 translated instead:
 
@@ -11,15 +11,18 @@ translated instead:
    `bnnstat.layers`, ``TFOpLambda`` layers (``tf.__operators__.add``, ``tf.concat``, ``tf.split``,
    ``tf.nn.relu``, ...) become bnnstat's `TFOpLambda` layer, which keeps Keras 2's class and
    layer names and computes the operation with keras.ops;
-2. the model is rebuilt (Sequential, or a functional graph from the Keras 2 node lists; a Larq
-   Zoo model subclass is rebuilt as the functional model it saved);
+2. the model is rebuilt (Sequential, or a functional graph from the Keras 2 node lists, where a
+   nested model's calls are numbered from 1; a Larq Zoo model subclass is rebuilt as the
+   functional model it saved);
 3. the weights are assigned from the file's ``model_weights`` groups by layer name, in the
    saved order, with shapes checked.
 
-Anything without a Keras 3 equivalent raises `BnnstatError` with one line naming the file,
-the layer and the reason. Lambda layers hold Python bytecode: they are only deserialized with
-``safe_mode=False``. HDF5 files are always loaded without compiling (Keras 3.15 loses the
-optimizer state of legacy HDF5 files); training state belongs in `.keras` files.
+With ``compile=True`` an HDF5 model (Keras 3 or Larq) is compiled from its ``training_config``
+and its optimizer state is restored (`_compile_from_h5`), which Keras' own HDF5 loader does not.
+
+Anything without a Keras 3 equivalent raises `ModelLoadError` (a `BnnstatError` and a
+`ValueError`) with one line naming the file, the layer and the reason. Lambda layers hold Python
+bytecode: they are only deserialized with ``safe_mode=False``.
 """
 
 from __future__ import annotations
