@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import keras
 from keras import ops
 
-from bnnstat import _registry, context, quantizers
+from bnnstat import _keras_compat, _registry, context, quantizers
 from bnnstat import constraints as _constraints  # noqa: F401  (registers "weight_clip")
 from bnnstat.utils import precision_of, tag_precision
 
@@ -314,7 +314,7 @@ class _QuantConv(_PadValues, QuantizerBase):
     def _forward(self, inputs: Any, kernel: Any) -> Any:
         inputs, padding = self._pad(inputs)
         if padding == "causal":
-            inputs, padding = ops.pad(inputs, self._compute_causal_padding()), "valid"
+            inputs, padding = ops.pad(inputs, _keras_compat.causal_padding(self)), "valid"
         return ops.conv(
             inputs,
             kernel,

@@ -1,6 +1,6 @@
 """Load Keras 3 `.keras` / `.h5` files and Larq-saved Keras 2 `.h5` files into Keras 3 models.
 
-`load_model(path)` is what `bnnstat.models.load_model` and the CLI call. Keras 3 files go to
+`load_model(filepath)` is what `bnnstat.models.load_model` and the CLI call. Keras 3 files go to
 Keras' own loader (with bnnstat's objects registered). A Keras 2 HDF5 file (Larq, Larq Zoo) is
 translated instead:
 
@@ -11,27 +11,32 @@ translated instead:
    `bnnstat.layers`, ``TFOpLambda`` layers (``tf.__operators__.add``, ``tf.concat``, ``tf.split``,
    ``tf.nn.relu``, ...) become bnnstat's `TFOpLambda` layer, which keeps Keras 2's class and
    layer names and computes the operation with keras.ops;
-2. the model is rebuilt (Sequential, or a functional graph from the Keras 2 node lists; a Larq
-   Zoo model subclass is rebuilt as the functional model it saved);
+2. the model is rebuilt (Sequential, or a functional graph from the Keras 2 node lists, where a
+   nested model's calls are numbered from 1; a Larq Zoo model subclass is rebuilt as the
+   functional model it saved);
 3. the weights are assigned from the file's ``model_weights`` groups by layer name, in the
    saved order, with shapes checked.
 
-Anything without a Keras 3 equivalent raises `BnnstatError` with one line naming the file,
-the layer and the reason. Lambda layers hold Python bytecode: they are only deserialized with
-``safe_mode=False``. HDF5 files are always loaded without compiling (Keras 3.15 loses the
-optimizer state of legacy HDF5 files); training state belongs in `.keras` files.
+With ``compile=True`` an HDF5 model (Keras 3 or Larq) is compiled from its ``training_config``
+and its optimizer state is restored (`_compile_from_h5`), which Keras' own HDF5 loader does not.
+
+Anything without a Keras 3 equivalent raises `ModelLoadError` (a `BnnstatError` and a
+`ValueError`) with one line naming the file, the layer and the reason. Lambda layers hold Python
+bytecode: they are only deserialized with ``safe_mode=False``.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from bnnstat.errors import BnnstatError
+from bnnstat import _keras_compat
+from bnnstat.errors import BnnstatError, ModelLoadError
 
 __all__ = ["TFOpLambda", "load_model"]
 
@@ -111,45 +116,220 @@ class TFOpLambda(keras.layers.Layer):
         return {**super().get_config(), "function": self.function, "arguments": self.arguments}
 
 
-def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) -> keras.Model:
+def load_model(
+    filepath: str | Path,
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = False,
+    safe_mode: bool = True,
+) -> keras.Model:
     """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file.
 
+    Keras 3 files go to `keras.models.load_model` unchanged (with bnnstat's objects registered);
+    Keras 2 files are translated (module docstring). `bnnstat.models.load_model` is the public
+    entry point (Keras' defaults, ``compile=True``); the inspector calls this one uncompiled.
+
     Args:
-        path: the model file; it is only read, never written.
+        filepath: the model file; it is only read, never written.
+        custom_objects: extra ``name -> class or function`` for names the file uses.
+        compile: compile the model with its saved optimizer, loss and metrics, restoring the
+            optimizer state where the file has one (`_compile_from_h5` for HDF5 files).
         safe_mode: refuse to deserialize Lambda layers (stored Python code); pass False only
             for files you trust.
-        compile: compile `.keras` models with their saved optimizer and loss. HDF5 files are
-            always loaded uncompiled.
 
     Raises:
-        BnnstatError: the file is missing, not a Keras model, or holds a layer with no Keras 3
-            equivalent; the message names the file and the layer.
+        ModelLoadError (a `BnnstatError` and a `ValueError`): the file is missing, not a Keras
+            model, or holds a layer with no Keras 3 equivalent; one line naming the file and
+            the layer.
     """
+    try:
+        return _load(Path(filepath), custom_objects, compile, safe_mode)
+    except ModelLoadError:
+        raise
+    except BnnstatError as error:
+        raise ModelLoadError(str(error)) from error
+
+
+def _load(
+    path: Path, custom_objects: dict[str, Any] | None, compile: bool, safe_mode: bool
+) -> keras.Model:
+    from bnnstat import _registry
     from bnnstat.inspect.file_reader import sniff
 
-    path = Path(path)
     kind = sniff(path)  # BnnstatError: missing, not a regular file, empty, not a model file
-    _register_bnnstat_objects()
+    _registry.register_all()
     if kind == "keras":
-        return _keras3_load(path, safe_mode=safe_mode, compile=compile)
+        return _keras3_load(path, custom_objects, compile, safe_mode)
     config, keras_version = _read_h5_config(path)
     if keras_version.startswith("3."):
-        return _keras3_load(path, safe_mode=safe_mode, compile=False)
-    return _Keras2Loader(path, safe_mode).load(config)
+        model = _keras3_load(path, custom_objects, False, safe_mode)
+    else:
+        with keras.saving.custom_object_scope(custom_objects or {}):
+            model = _Keras2Loader(path, safe_mode).load(config)
+    if compile:
+        with keras.saving.custom_object_scope(custom_objects or {}):
+            _compile_from_h5(model, path, keras2=not keras_version.startswith("3."))
+    return model
 
 
-def _register_bnnstat_objects() -> None:
-    """Importing these modules registers bnnstat's layers, quantizers and constraints."""
-    import bnnstat.constraints  # noqa: F401
-    import bnnstat.layers  # noqa: F401
-    import bnnstat.quantizers  # noqa: F401
-
-
-def _keras3_load(path: Path, safe_mode: bool, compile: bool) -> keras.Model:
+def _keras3_load(
+    path: Path, custom_objects: dict[str, Any] | None, compile: bool, safe_mode: bool
+) -> keras.Model:
     try:
-        return keras.models.load_model(path, compile=compile, safe_mode=safe_mode)
+        return keras.models.load_model(
+            path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+        )
     except (ValueError, TypeError, KeyError, OSError) as error:
-        raise BnnstatError(f"{path}: cannot load model: {_first_line(error)}") from error
+        raise ModelLoadError(f"{path}: cannot load model: {_first_line(error)}") from error
+
+
+def _compile_from_h5(model: keras.Model, path: Path, keras2: bool) -> None:
+    """Compile `model` from the file's ``training_config`` and restore the optimizer state.
+
+    Keras' own legacy loader builds the optimizer on the model's own (empty) variable list and
+    so drops the saved state; here the optimizer is built on ``model.trainable_variables``, in
+    the order it was trained with, and its saved values are assigned by position (Keras 3
+    files: ``optimizer.variables`` order) or by weight name (Larq files, `_assign_keras2_state`).
+    Without a training config the model stays uncompiled, with Keras' warning.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        raw = handle.attrs.get("training_config")
+        group = handle.get("optimizer_weights")
+        names = _names(group.attrs.get("weight_names", [])) if group is not None else []
+        state = [(name, group[name][()]) for name in names]
+    if raw is None:
+        warnings.warn(
+            f"{path}: no training configuration found in the file, so the model was *not* "
+            "compiled. Compile it manually.",
+            stacklevel=3,
+        )
+        return
+    try:
+        training_config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        if keras2:
+            training_config = _keras2_training_config(training_config)
+        model.compile(**_keras_compat.compile_arguments(training_config))
+    except (ValueError, TypeError, KeyError) as error:
+        raise ModelLoadError(
+            f"{path}: cannot compile from the saved training config: {_first_line(error)}; "
+            "load with compile=False and compile the model yourself"
+        ) from error
+    if not state:
+        return
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    values = [value for _, value in state]
+    variables = list(optimizer.variables)
+    if keras2:
+        _assign_keras2_state(optimizer, model, state, path)
+    elif len(values) == len(variables) and all(
+        tuple(v.shape) == tuple(x.shape) for v, x in zip(variables, values, strict=True)
+    ):
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
+    else:
+        warnings.warn(
+            f"{path}: the saved optimizer state ({len(values)} values) does not match the "
+            f"optimizer ({len(variables)} variables); training restarts from a fresh optimizer.",
+            stacklevel=3,
+        )
+
+
+def _keras2_training_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 2 ``training_config`` in the form Keras 3's legacy reader accepts.
+
+    Metrics that Keras 2 wrapped as ``MeanMetricWrapper(fn="name")`` become the metric string
+    they were compiled from (``"accuracy"`` keeps Keras' choice of accuracy for the loss), and
+    optimizer arguments Keras 3 dropped with value 0 (``decay``) are removed.
+    """
+
+    def metric(value: Any) -> Any:
+        if isinstance(value, list):
+            return [metric(item) for item in value]
+        if isinstance(value, dict) and value.get("class_name") == "MeanMetricWrapper":
+            inner = value.get("config") or {}
+            if isinstance(inner.get("fn"), str):
+                name = inner.get("name")
+                return name if name in ("accuracy", "acc") else inner["fn"]
+        return value
+
+    def optimizer(value: Any) -> Any:
+        if isinstance(value, list):
+            return [optimizer(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        return {
+            key: optimizer(item)
+            for key, item in value.items()
+            if not (key == "decay" and item in (0, 0.0, None))
+        }
+
+    config = dict(config)
+    for key in ("metrics", "weighted_metrics"):
+        if config.get(key) is not None:
+            config[key] = metric(config[key])
+    config["optimizer_config"] = optimizer(config.get("optimizer_config"))
+    return config
+
+
+# Keras 2 optimizer slot names -> the Keras 3 slot names of the same state.
+_KERAS2_SLOTS = {
+    "m": ("m", "momentum"),
+    "v": ("velocity",),
+    "vhat": ("velocity_hat",),
+    "momentum": ("momentum",),
+    "rms": ("velocity",),
+    "accumulator": ("accumulator",),
+}
+
+
+def _assign_keras2_state(
+    optimizer: Any, model: keras.Model, state: list[tuple[str, Any]], path: Path
+) -> None:
+    """Assign a Larq (Keras 2) optimizer state by weight name to a built Keras 3 optimizer.
+
+    Keras 2 names a slot ``"layer/kernel/m:0"`` and an iteration count ``"[case/]Adam/iter:0"``;
+    Keras 3 names the same slot ``"<path with _>_m"`` / ``"..._momentum"`` in the optimizer
+    that trains the variable. Every saved value must find exactly one variable of its shape,
+    otherwise nothing is assigned and a warning says training restarts from a fresh optimizer.
+    """
+    inner = list(getattr(optimizer, "optimizers", None) or [optimizer])
+    assignments: list[tuple[Any, Any]] = []
+    missing: list[str] = []
+    for name, value in state:
+        parts = name.split(":")[0].split("/")
+        target = None
+        if parts[-1] == "iter":
+            owner = parts[-2] if len(parts) > 1 else None
+            matches = [o for o in inner if len(inner) == 1 or o.name == owner]
+            target = matches[0].iterations if len(matches) == 1 else None
+        else:
+            stem = "_".join(parts[:-1])
+            suffixes = tuple(f"{stem}_{slot}" for slot in _KERAS2_SLOTS.get(parts[-1], ()))
+            matches = [
+                v
+                for o in inner
+                for v in o.variables
+                if suffixes and v.name.endswith(suffixes) and tuple(v.shape) == value.shape
+            ]
+            target = matches[0] if len(matches) == 1 else None
+        if target is None:
+            missing.append(name)
+        else:
+            assignments.append((target, value))
+    if missing:
+        warnings.warn(
+            f"{path}: {len(missing)} saved optimizer values (e.g. {missing[0]!r}) have no single "
+            "matching variable in the Keras 3 optimizer; training restarts from a fresh "
+            "optimizer.",
+            stacklevel=4,
+        )
+        return
+    for variable, value in assignments:
+        variable.assign(value)
+    if inner != [optimizer]:  # a CaseOptimizer counts its own steps
+        optimizer.iterations.assign(max(int(o.iterations.numpy()) for o in inner))
 
 
 def _first_line(error: BaseException) -> str:
@@ -232,6 +412,8 @@ class _Keras2Loader:
         for name, layer in layers.items():
             if isinstance(layer, keras.KerasTensor):  # an Input
                 outputs[name] = [layer]
+        for name in _skipping_first_node(config):
+            outputs[name] = [_INTERNAL_NODE]
         while any(pending.values()):
             progressed = False
             for name, nodes in pending.items():
@@ -259,6 +441,8 @@ class _Keras2Loader:
     def tensor(self, ref: list[Any], outputs: dict[str, list[Any]]) -> Any:
         name, node_index, tensor_index = ref[:3]
         result = outputs[name][node_index]
+        if result is _INTERNAL_NODE:
+            raise self.fail(name, "a reference to the nested model's own input node")
         return (
             keras.tree.flatten(result)[tensor_index] if isinstance(result, list | tuple) else result
         )
@@ -366,14 +550,12 @@ class _Keras2Loader:
             raise self.fail(
                 name, "Lambda layer holds Python code; load with safe_mode=False only if trusted"
             )
-        from keras.src.utils import python_utils
-
         config = entry["config"]
         if config.get("function_type") != "lambda":
             raise self.fail(name, "Lambda wrapping a named Python function cannot be rebuilt")
         code, defaults, closure = (list(config["function"]) + [None, None])[:3]
         try:
-            function = python_utils.func_load(code, defaults=defaults, closure=closure)
+            function = _keras_compat.load_lambda_function(code, defaults, closure)
         except Exception as error:  # bytecode from another Python version, etc.
             raise self.fail(name, f"cannot rebuild Lambda code: {_first_line(error)}") from error
         return keras.layers.Lambda(function, name=name, arguments=config.get("arguments") or {})
@@ -494,6 +676,38 @@ def _accepted_arguments(cls: type) -> set[str]:
     return names
 
 
+_INTERNAL_NODE = object()  # placeholder for node 0 of a nested model (`_skipping_first_node`)
+
+
+def _skipping_first_node(config: dict[str, Any]) -> list[str]:
+    """Nested models whose node indices in `config` start at 1.
+
+    Keras 2 numbers a nested Sequential or functional model's calls after the node its own
+    InputLayer made, so the outer model refers to its first call as node 1 (Keras 2's
+    ``_should_skip_first_node``). Files that do refer to node 0 of such a model are read with
+    the plain numbering.
+    """
+    nested = {
+        entry["config"]["name"]
+        for entry in config["layers"]
+        if _short(entry.get("class_name")) in _MODEL_CLASSES
+        and _starts_with_input_layer(entry.get("config") or {})
+    }
+    refs = [list(ref) for ref in config.get("input_layers", []) + config.get("output_layers", [])]
+    for entry in config["layers"]:
+        for node in entry.get("inbound_nodes", []):
+            refs += [e[:3] for e in _node_entries(node)] + _tensor_refs(_node_kwargs(node))
+    used_zero = {ref[0] for ref in refs if ref and ref[0] in nested and ref[1] == 0}
+    return sorted(nested - used_zero)
+
+
+def _starts_with_input_layer(config: dict[str, Any]) -> bool:
+    if "input_layers" in config:
+        return True
+    layers = config.get("layers") or []
+    return bool(layers) and _short(layers[0].get("class_name")) == "InputLayer"
+
+
 _CONSTANT = "_CONSTANT_VALUE"  # Keras 2 marker for a constant in a node's first argument
 
 
@@ -548,7 +762,7 @@ def _named_variables(layer: Any) -> list[tuple[str, Any]]:
     if not isinstance(layer, keras.Model):
         return [(v.name, v) for v in layer.weights]
     owners = {}
-    for sub in layer._flatten_layers(include_self=False):
+    for sub in _keras_compat.sublayers(layer):
         for variable in sub.weights:
             owners.setdefault(id(variable), f"{sub.name}/{variable.name}")
     ordered = layer.trainable_weights + layer.non_trainable_weights

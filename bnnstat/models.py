@@ -1,4 +1,4 @@
-"""The inspector's Python entry points: `summary(model)` and `load_model(path)`."""
+"""Larq's `larq.models` entry points: `summary(model)` and `load_model(filepath)`."""
 
 from __future__ import annotations
 
@@ -26,11 +26,26 @@ def summary(
     return model_profile
 
 
-def load_model(path: str | Path, *, safe_mode: bool = True, compile: bool = False) -> Any:
-    """Load a Keras 3 `.keras`/`.h5` file, or a Keras 2 `.h5` saved by Larq, with bnnstat layers.
+def load_model(
+    filepath: str | Path,
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = True,
+    safe_mode: bool = True,
+) -> Any:
+    """`keras.models.load_model`, plus Keras 2 `.h5` files saved by Larq or Larq Zoo.
 
-    Lambda layers are only deserialized with `safe_mode=False`.
+    Same arguments and defaults as Keras. `.keras` and Keras 3 `.h5` files load through Keras
+    with bnnstat's objects registered; Keras 2 files are translated to Keras 3 layers
+    (`bnnstat.loading`). With ``compile=True`` an HDF5 model is compiled from its saved training
+    config and keeps its optimizer state (Keras' own HDF5 loader drops it), including a Larq
+    `CaseOptimizer` with the variable routing it was trained with.
+
+    Lambda layers hold Python code and are only deserialized with ``safe_mode=False``.
+
+    Raises:
+        bnnstat.errors.ModelLoadError: (also a `ValueError`) one line naming the file and the
+            problem.
     """
     from bnnstat.loading import load_model as _load
 
-    return _load(path, safe_mode=safe_mode, compile=compile)
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)

@@ -55,13 +55,12 @@ from typing import Any
 
 import keras
 from keras import ops
-from keras.src import backend
-from keras.src.utils import tracking
 
+from bnnstat import _keras_compat as compat
 from bnnstat import _registry
 from bnnstat.utils import precision_of
 
-__all__ = ["Bop", "CaseOptimizer"]
+__all__ = ["Bop", "CaseOptimizer", "TrainsVariables"]
 
 Schedule = keras.optimizers.schedules.LearningRateSchedule
 Predicate = Callable[[Any], bool]
@@ -100,15 +99,15 @@ class _Hyperparameters:
                 f"{type(optimizer).__name__}: `{name}` must be a float or a "
                 f"keras.optimizers.schedules.LearningRateSchedule, got {value!r}"
             )
-        with backend.name_scope(optimizer.name, caller=optimizer):
-            variable = backend.Variable(
+        with compat.name_scope(optimizer.name, caller=optimizer):
+            variable = keras.Variable(
                 float(value),
                 name=name,
                 dtype="float32",
                 trainable=False,
                 aggregation="only_first_replica",
             )
-        optimizer._track_variable(variable)
+        compat.track_variable(optimizer, variable)
         return variable
 
     @staticmethod
@@ -124,7 +123,7 @@ class _Hyperparameters:
         """The new stored value: a schedule replaces, a float is assigned to the variable."""
         if isinstance(value, Schedule) or callable(value):
             if isinstance(stored, keras.Variable):
-                optimizer._untrack_variable(stored)
+                compat.untrack_variable(optimizer, stored)
             return value
         if not isinstance(stored, keras.Variable):
             raise TypeError(
@@ -199,15 +198,17 @@ class Bop(keras.optimizers.Optimizer):
             raise TypeError("Bop has no `learning_rate`; its adaptivity rate is `gamma`.")
         super().__init__(learning_rate=0.0, name=name, **kwargs)
         # The base class made a learning-rate variable; Bop has none (see `learning_rate`).
-        self._untrack_variable(self._learning_rate)
-        self._learning_rate = None
+        compat.drop_learning_rate(self)
         self._threshold = _Hyperparameters.create(self, "threshold", threshold)
         self._gamma = _Hyperparameters.create(self, "gamma", gamma)
 
-    @tracking.no_automatic_dependency_tracking
+    @compat.no_automatic_dependency_tracking
     def build(self, var_list: Sequence[Any]) -> None:
-        """Create one moving average `m` (zeros) per trained variable."""
-        if self.built:
+        """Create one moving average `m` (zeros) per trained variable.
+
+        An empty `var_list` leaves the optimizer unbuilt (see `_defer_empty_build`).
+        """
+        if self.built or _defer_empty_build(var_list):
             return
         super().build(var_list)
         self._moving_averages = self.add_optimizer_variables(var_list, "m")
@@ -251,7 +252,7 @@ class Bop(keras.optimizers.Optimizer):
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         """m <- m + gamma (g - m);  w <- sign(-sign(w m - threshold) w), sign(0) = +1."""
         dtype = variable.dtype
-        m = self._moving_averages[self._get_variable_index(variable)]
+        m = self._moving_averages[compat.variable_index(self, variable)]
         gamma = ops.cast(self.gamma, dtype)
         threshold = ops.cast(self.threshold, dtype)
         gradient = ops.cast(gradient, dtype)
@@ -314,8 +315,7 @@ class CaseOptimizer(keras.optimizers.Optimizer):
         name: str = "optimizer_case",
     ) -> None:
         super().__init__(learning_rate=0.0, name=name)
-        self._untrack_variable(self._learning_rate)
-        self._learning_rate = None
+        compat.drop_learning_rate(self)
         for i, pair in enumerate(predicate_optimizer_pairs):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise TypeError(
@@ -374,10 +374,13 @@ class CaseOptimizer(keras.optimizers.Optimizer):
         )
         return None
 
-    @tracking.no_automatic_dependency_tracking
+    @compat.no_automatic_dependency_tracking
     def build(self, var_list: Sequence[Any]) -> None:
-        """Route every variable, then build each inner optimizer on its own variables."""
-        if self.built:
+        """Route every variable, then build each inner optimizer on its own variables.
+
+        An empty `var_list` leaves the optimizer unbuilt (see `_defer_empty_build`).
+        """
+        if self.built or _defer_empty_build(var_list):
             return
         var_list = list(var_list)
         routes = [self._route(v) for v in var_list]
@@ -393,7 +396,7 @@ class CaseOptimizer(keras.optimizers.Optimizer):
         for k, optimizer in enumerate(self.optimizers):
             subset = [v for v, route in zip(var_list, routes, strict=True) if route == k]
             if subset and not optimizer.built:
-                with backend.name_scope(optimizer.name, caller=optimizer):
+                with compat.name_scope(optimizer.name, caller=optimizer):
                     optimizer.build(subset)
                 optimizer.built = True
 
@@ -401,7 +404,7 @@ class CaseOptimizer(keras.optimizers.Optimizer):
         """`(variable, optimizer or None)` for every variable, in build order."""
         return [
             (v, None if k is None else self.optimizers[k])
-            for v, k in zip(self._trainable_variables, self._routes, strict=True)
+            for v, k in zip(compat.built_variables(self), self._routes, strict=True)
         ]
 
     # -- update --------------------------------------------------------------------------
@@ -415,27 +418,27 @@ class CaseOptimizer(keras.optimizers.Optimizer):
                     "When passing `grads` without `variables`, the optimizer must already be "
                     "built on a list of variables. Call `optimizer.build(trainable_variables)`."
                 )
-            trainable_variables = self._trainable_variables
+            trainable_variables = compat.built_variables(self)
         else:
             trainable_variables = list(trainable_variables)
             if not self.built:
-                with backend.name_scope(self.name, caller=self):
+                with compat.name_scope(self.name, caller=self):
                     self.build(trainable_variables)
                 self.built = True
-            self._check_variables_are_known(trainable_variables)
+            compat.check_variables_are_known(self, trainable_variables)
         buckets: list[tuple[list[Any], list[Any]]] = [([], []) for _ in self.optimizers]
         for grad, variable in zip(grads, trainable_variables, strict=True):
-            route = self._routes[self._get_variable_index(variable)]
+            route = self._routes[compat.variable_index(self, variable)]
             if route is not None and grad is not None:
                 buckets[route][0].append(grad)
                 buckets[route][1].append(variable)
-        with backend.name_scope(self.name, caller=self):
+        with compat.name_scope(self.name, caller=self):
             for optimizer, (bucket_grads, bucket_vars) in zip(
                 self.optimizers, buckets, strict=True
             ):
                 if bucket_vars:
                     optimizer.apply(bucket_grads, bucket_vars)
-        self._iterations.assign_add(1)
+        self.iterations.assign_add(1)
 
     def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
         raise NotImplementedError("CaseOptimizer delegates every update to its inner optimizers")
@@ -448,7 +451,7 @@ class CaseOptimizer(keras.optimizers.Optimizer):
     def _subsets(self, var_list: Sequence[Any]) -> list[tuple[int, list[Any]]]:
         subsets: list[tuple[int, list[Any]]] = [(k, []) for k in range(len(self.optimizers))]
         for variable in var_list:
-            route = self._routes[self._get_variable_index(variable)] if self.built else None
+            route = self._routes[compat.variable_index(self, variable)] if self.built else None
             if route is not None:
                 subsets[route][1].append(variable)
         return subsets
@@ -457,26 +460,27 @@ class CaseOptimizer(keras.optimizers.Optimizer):
     @property
     def variables(self) -> list[Any]:
         """Own variables (`iterations`) followed by every inner optimizer's variables."""
-        result = self._variables[:]
+        result = list(compat.own_variables(self))
         for optimizer in self.optimizers:
             result.extend(optimizer.variables)
         return result
 
     def save_own_variables(self, store: Any) -> None:
         # Inner optimizers are saved as child objects (under `optimizers/`), so only our own.
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(compat.own_variables(self)):
             store[str(i)] = ops.convert_to_numpy(variable)
 
     def load_own_variables(self, store: Any) -> None:
-        if len(store.keys()) != len(self._variables):
+        own = compat.own_variables(self)
+        if len(store.keys()) != len(own):
             warnings.warn(
                 f"Skipping variable loading for optimizer '{self.name}', because it has "
-                f"{len(self._variables)} variables whereas the saved optimizer has "
+                f"{len(own)} variables whereas the saved optimizer has "
                 f"{len(store.keys())} variables.",
                 stacklevel=2,
             )
             return
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(own):
             variable.assign(store[str(i)])
 
     def set_weights(self, weights: Sequence[Any]) -> None:
@@ -517,6 +521,10 @@ class CaseOptimizer(keras.optimizers.Optimizer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> CaseOptimizer:
+        """Build from our config, or from the config Larq (Keras 2) saved (`_from_larq_config`)."""
+        if "optimizer_configs" in config:
+            return cls._from_larq_config(config, custom_objects)
+
         def load(value: Any) -> Any:
             return keras.saving.deserialize_keras_object(value, custom_objects=custom_objects)
 
@@ -531,7 +539,80 @@ class CaseOptimizer(keras.optimizers.Optimizer):
             name=config.get("name", "optimizer_case"),
         )
 
+    @classmethod
+    def _from_larq_config(cls, config: dict[str, Any], custom_objects: Any) -> CaseOptimizer:
+        """Larq's CaseOptimizer config has no predicates: it lists the inner optimizers'
+        configs (``optimizer_configs``, ``default_config``) and which optimizer trained which
+        variable (``var_opt_mapping``: ``"layer/kernel_<id>"`` -> optimizer index, the default
+        being the last). Each inner optimizer gets a `TrainsVariables` predicate naming its
+        variables, so the routing is exactly the saved one."""
+
+        def load(value: dict[str, Any]) -> keras.optimizers.Optimizer:
+            with keras.saving.custom_object_scope(custom_objects or {}):
+                return keras.optimizers.deserialize(dict(value))
+
+        optimizers = [load(item) for item in config["optimizer_configs"]]
+        default = config.get("default_config")
+        owners: dict[int, list[str]] = {}
+        for key, index in dict(config.get("var_opt_mapping") or {}).items():
+            owners.setdefault(int(index), []).append(_strip_unique_suffix(str(key)))
+        pairs = [(TrainsVariables(owners.get(k, [])), opt) for k, opt in enumerate(optimizers)]
+        return cls(
+            *pairs,
+            default_optimizer=None if default is None else load(default),
+            name=config.get("name", "optimizer_case"),
+        )
+
+
+@_registry.register
+class TrainsVariables:
+    """A `CaseOptimizer` predicate that claims the variables with the given names.
+
+    A name is ``"layer/variable"`` (Keras 2 style, e.g. ``"conv_1/kernel"``): it matches a
+    Keras 3 variable whose path ends with it. Used for models whose routing was saved as a list
+    of variables (Larq files).
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = sorted(set(names))
+        self._names = frozenset(self.names)
+
+    def __call__(self, variable: Any) -> bool:
+        path = str(getattr(variable, "path", None) or getattr(variable, "name", ""))
+        return "/".join(path.split(":")[0].split("/")[-2:]) in self._names
+
+    def get_config(self) -> dict[str, Any]:
+        return {"names": list(self.names)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TrainsVariables:
+        return cls(**config)
+
+
+def _strip_unique_suffix(key: str) -> str:
+    """Larq's variable key ``"conv_1/kernel_1330"`` -> ``"conv_1/kernel"``."""
+    head, sep, tail = key.rpartition("_")
+    return head if sep and tail.isdigit() else key
+
+
+def _defer_empty_build(var_list: Sequence[Any]) -> bool:
+    """True when there is nothing to build on yet.
+
+    Keras' legacy HDF5 loader compiles a model and then builds its optimizer on the model's own
+    variable list, which is empty for a Sequential or functional model, before it tries to
+    restore the optimizer state. Keras' own optimizers accept that (and can then no longer
+    train the model); Bop and CaseOptimizer stay unbuilt instead, so the state restore fails
+    with the ValueError the loader expects (it warns and keeps a fresh optimizer), and the first
+    training step builds them on the real variables.
+    """
+    return len(var_list) == 0
+
 
 def _describe(variable: Any) -> str:
     """A variable's path (Keras 3) or name."""
     return str(getattr(variable, "path", None) or getattr(variable, "name", variable))
+
+
+# Keras 2 / Larq training configs name the classes plainly.
+_registry.register_alias("Bop", Bop)
+_registry.register_alias("CaseOptimizer", CaseOptimizer)

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from bnnstat import _registry, context
 from bnnstat import math as bmath
-from bnnstat.metrics import FlipRatio
+from bnnstat import metrics as _metrics
 from bnnstat.utils import set_precision
 
 __all__ = [
@@ -368,11 +368,11 @@ class _BaseQuantizer(Quantizer):
                 )
         self._custom_metrics = list(metrics) if metrics is not None else None
         super().__init__(*args, **kwargs)
-        self.flip_ratio: FlipRatio | None = None
+        self.flip_ratio: _metrics.FlipRatio | None = None
 
     def build(self, input_shape: Any) -> None:
         if self._custom_metrics and "flip_ratio" in self._custom_metrics:
-            self.flip_ratio = FlipRatio(name=f"flip_ratio/{self.name}")
+            self.flip_ratio = _metrics.FlipRatio(name=f"flip_ratio/{self.name}")
             shape = tuple(input_shape)
             if all(dim is not None for dim in shape):
                 self.flip_ratio.build(shape)

@@ -1,5 +1,9 @@
 """Small helpers shared by the training stack and the inspector (no TensorFlow imported here).
 
+`register_keras_custom_object` and `register_alias` are Larq's decorators for third-party code
+(Larq Zoo registers its quantizers, initializers and activations with them); they import Keras
+when called.
+
 Precision tags: a weight's bit width is the attribute ``precision`` on the variable (set by the
 quantized layers from their quantizer in ``build()``), and on functions by `set_precision`.
 `precision_of` is the one way the optimizers and the inspector read it.
@@ -13,6 +17,45 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB")
+
+
+def register_keras_custom_object(cls: F) -> F:
+    """Decorator: make `cls` (a class or function) known to Keras under its ``__name__``.
+
+    As in Larq, the object is added to Keras' global custom objects, so configs that name it
+    (``kernel_quantizer="my_quantizer"``, ``kernel_initializer="my_init"``) resolve while the
+    defining module is imported. On Keras 3 a registered *function* also resolves as an
+    activation string (``Activation("my_activation")``), as custom objects did in Keras 2;
+    Keras' own activations of the same name are never shadowed.
+    """
+    from bnnstat import _registry
+
+    _registry.register_custom_object(cls.__name__, cls)
+    return cls
+
+
+def register_alias(name: str) -> Callable[[F], F]:
+    """Decorator factory: make the decorated class or function known to Keras as `name`.
+
+    ```python
+    @register_alias("degeneration")
+    class Degeneration(keras.metrics.Metric): ...
+    ```
+    Same rules as `register_keras_custom_object`, with `name` instead of ``__name__``. Keras
+    writes an instance of a class into a saved config under the class's ``__name__``, so that
+    name is registered too when it is still free (Larq code usually adds
+    `register_keras_custom_object` for this; here the alias alone round-trips).
+    """
+
+    def register(cls: F) -> F:
+        from bnnstat import _registry
+
+        _registry.register_custom_object(name, cls)
+        if isinstance(cls, type):
+            _registry.register_custom_object(cls.__name__, cls, replace=False)
+        return cls
+
+    return register
 
 
 def set_precision(precision: int = 32) -> Callable[[F], F]:
