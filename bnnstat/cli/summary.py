@@ -110,10 +110,9 @@ def summary(
     The numbers are exactly those of larq.models.summary; bnnstat's extensions (MACs of more
     layer types, bit operations, activation memory, a note for every '?') follow, marked.
     """
-    from bnnstat.inspect import profile as profiling
     from bnnstat.inspect import report
+    from bnnstat.inspect.analysis import analyze
 
     overrides = parse_precision(precision)
     record = read_record(path, engine, overrides)
-    model_profile = profiling.profile(record, target=target)
-    emit(report.render(model_profile, fmt, include_macs=not no_macs), output)
+    emit(report.render(analyze(record, target), fmt, include_macs=not no_macs), output)
