@@ -14,6 +14,7 @@ import bnnstat.inspect
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import audit as au
+from bnnstat.inspect import audit_report, serialize
 from bnnstat.inspect.findings import SEVERITIES, Finding
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
 from tests.conftest import REPO, SAMPLE_MODELS
@@ -357,7 +358,7 @@ def test_extra_findings_are_merged_and_ignorable():
 
 def test_json_schema():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=10**9))
-    data = json.loads(json.dumps(result.to_json()))
+    data = json.loads(json.dumps(serialize.to_json(result)))
     assert set(data) == {"passed", "budgets", "findings"}
     assert data["passed"] is False
     assert all(set(b) == {"name", "limit", "actual", "passed"} for b in data["budgets"])
@@ -367,7 +368,7 @@ def test_json_schema():
 
 def test_text_rendering_mentions_everything():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=2 * 1024**2))
-    text = au.render_text(result, "x.h5")
+    text = audit_report.render_text(result, "x.h5")
     assert "FAIL  max_memory" in text and "3.00 MiB" in text and "2.00 MiB" in text
     assert (
         "BNN003 error" in text
@@ -429,9 +430,9 @@ def test_cli_budgets_and_exit_codes():
 
 
 def test_cli_budget_actuals_match_the_profile():
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import profile, reader, serialize
 
-    totals = report.to_json(profile.profile(reader.read(CLEAN)))["totals"]
+    totals = serialize.to_json(profile.profile(reader.read(CLEAN)))["totals"]
     data = json.loads(
         _audit(
             CLEAN,
@@ -479,9 +480,8 @@ def test_cli_bad_files_exit_2(tmp_path):
 
 
 def test_cli_target_lce_uses_lce_rules(monkeypatch):
-    from bnnstat.inspect.deployment import Deployment
-
     from bnnstat.inspect import analysis
+    from bnnstat.inspect.deployment import Deployment
 
     fake = types.ModuleType("bnnstat.inspect.lce")
     fake.predict = lambda record, profile: Deployment("lce", True, (), 12345, 0.9, ())

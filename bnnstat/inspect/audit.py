@@ -131,14 +131,6 @@ class BudgetCheck:
     actual: float
     passed: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "limit": self.limit,
-            "actual": self.actual,
-            "passed": self.passed,
-        }
-
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -154,13 +146,6 @@ class AuditResult:
         return all(b.passed for b in self.budgets) and not any(
             f.severity == "error" for f in self.findings
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "budgets": [b.to_json() for b in self.budgets],
-            "findings": [f.to_json() for f in self.findings],
-        }
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
@@ -660,49 +645,3 @@ def _totals(profile: ModelProfile | Mapping[str, Any] | None) -> BudgetTotals | 
     if isinstance(profile, Mapping):
         return BudgetTotals.from_json(profile.get("totals", profile))
     return BudgetTotals.of(profile)
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def _format_budget_value(name: str, value: float) -> str:
-    if name in ("max_memory", "max_deployed_size"):
-        from bnnstat.utils import memory_as_readable_str
-
-        return memory_as_readable_str(int(round(value * 8)))
-    if name == "min_binarized_macs":
-        return f"{value:.4f}"
-    return f"{int(value):,}"
-
-
-def render_text(result: AuditResult, source: str) -> str:
-    """A human-readable audit report: budgets, findings with hints, and the verdict."""
-    lines = [f"audit of {source}"]
-    if result.budgets:
-        lines.append("budgets:")
-        for check in result.budgets:
-            relation = ">=" if check.name.startswith("min_") else "<="
-            status = "PASS" if check.passed else "FAIL"
-            lines.append(
-                f"  {status}  {check.name:<19} {_format_budget_value(check.name, check.actual)} "
-                f"(limit {relation} {_format_budget_value(check.name, check.limit)})"
-            )
-    if result.findings:
-        lines.append("findings:")
-        for finding in result.findings:
-            where = f"[{finding.layer}] " if finding.layer else ""
-            lines.append(f"  {finding.code} {finding.severity:<7} {where}{finding.message}")
-            lines.append(f"         hint: {finding.hint}")
-    else:
-        lines.append("findings: none")
-    broken = sum(not b.passed for b in result.budgets)
-    counts = {
-        s: sum(f.severity == s for f in result.findings) for s in ("error", "warning", "info")
-    }
-    verdict = "PASSED" if result.passed else "FAILED"
-    lines.append(
-        f"result: {verdict} ({broken} budget(s) broken, {counts['error']} error(s), "
-        f"{counts['warning']} warning(s), {counts['info']} info)"
-    )
-    return "\n".join(lines)
