@@ -54,9 +54,11 @@ def static_json(path: Path) -> dict[str, Any]:
 
 def keras_json(path: Path) -> dict[str, Any]:
     from bnnstat.inspect import keras_adapter, profile, serialize
-    from bnnstat.loading import load_model
+    from bnnstat.loading import load
 
-    return serialize.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    loaded = load(path)
+    record = keras_adapter.record(loaded.model, loaded.saved_class_name)
+    return serialize.to_json(profile.profile(record))
 
 
 def differences(static: Any, loaded: Any, where: str = "") -> list[str]:

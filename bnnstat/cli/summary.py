@@ -40,9 +40,10 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         raise BnnstatError("--precision only applies to --engine static")
     import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load_model
+    from bnnstat.loading import load
 
-    return dataclasses.replace(record(load_model(path)), source=str(path))
+    loaded = load(path)
+    return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
 
 
 @click.command(
