@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bnnstat.cli._common import emit, import_tensorflow_quietly, output_option, reports_user_errors
 from bnnstat.errors import BnnstatError
+
+if TYPE_CHECKING:
+    from bnnstat.inspect.records import ModelRecord
 
 ENGINES = ("static", "keras")
 
@@ -30,7 +34,7 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
     return overrides
 
 
-def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> ModelRecord
+def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelRecord:
     """A `ModelRecord` of the file at `path`, read by the chosen engine."""
     if engine == "static":
         from bnnstat.inspect.reader import read

@@ -30,7 +30,7 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import ModelProfile
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord
 
 
 @dataclass(frozen=True)
@@ -460,7 +460,7 @@ def rule_input_kernel_pairing(record: ModelRecord) -> Iterable[Finding]:
 
 
 def _non_sign(
-    layer: LayerRecord, kernel_bits: int | None, input_quantizer: Any
+    layer: LayerRecord, kernel_bits: int | None, input_quantizer: QuantizerRecord | None
 ) -> Iterable[Finding]:
     binary_side = kernel_bits == 1 or (
         input_quantizer is not None and input_quantizer.precision == 1
