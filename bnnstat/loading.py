@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +117,31 @@ class TFOpLambda(keras.layers.Layer):
         return {**super().get_config(), "function": self.function, "arguments": self.arguments}
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded model, and the class name its file saved it under when it had to be rebuilt
+    as another class (a Larq Zoo subclass rebuilt as a functional model), else None."""
+
+    model: keras.Model
+    saved_class_name: str | None = None
+
+
 def load_model(
     filepath: str | Path,
     custom_objects: dict[str, Any] | None = None,
     compile: bool = False,
     safe_mode: bool = True,
 ) -> keras.Model:
+    """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file (see `load`)."""
+    return load(filepath, custom_objects, compile, safe_mode).model
+
+
+def load(
+    filepath: str | Path,
+    custom_objects: dict[str, Any] | None = None,
+    compile: bool = False,
+    safe_mode: bool = True,
+) -> LoadedModel:
     """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file.
 
     Keras 3 files go to `keras.models.load_model` unchanged (with bnnstat's objects registered);
@@ -151,24 +171,24 @@ def load_model(
 
 def _load(
     path: Path, custom_objects: dict[str, Any] | None, compile: bool, safe_mode: bool
-) -> keras.Model:
+) -> LoadedModel:
     from bnnstat import _registry
-    from bnnstat.inspect.file_reader import sniff
+    from bnnstat.inspect.reader import sniff
 
     kind = sniff(path)  # BnnstatError: missing, not a regular file, empty, not a model file
     _registry.register_all()
     if kind == "keras":
-        return _keras3_load(path, custom_objects, compile, safe_mode)
+        return LoadedModel(_keras3_load(path, custom_objects, compile, safe_mode))
     config, keras_version = _read_h5_config(path)
     if keras_version.startswith("3."):
-        model = _keras3_load(path, custom_objects, False, safe_mode)
+        loaded = LoadedModel(_keras3_load(path, custom_objects, False, safe_mode))
     else:
         with keras.saving.custom_object_scope(custom_objects or {}):
-            model = _Keras2Loader(path, safe_mode).load(config)
+            loaded = _Keras2Loader(path, safe_mode).load(config)
     if compile:
         with keras.saving.custom_object_scope(custom_objects or {}):
-            _compile_from_h5(model, path, keras2=not keras_version.startswith("3."))
-    return model
+            _compile_from_h5(loaded.model, path, keras2=not keras_version.startswith("3."))
+    return loaded
 
 
 def _keras3_load(
@@ -367,14 +387,12 @@ class _Keras2Loader:
     def fail(self, layer: str, why: str) -> BnnstatError:
         return BnnstatError(f"{self.path}: layer {layer!r}: {why}")
 
-    def load(self, config: dict[str, Any]) -> keras.Model:
+    def load(self, config: dict[str, Any]) -> LoadedModel:
         model = self.build_model(config)
         self.assign_weights(model)
         saved_class = _short(config.get("class_name"))
-        if saved_class not in _MODEL_CLASSES:
-            # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
-            model.saved_class_name = saved_class
-        return model
+        # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
+        return LoadedModel(model, saved_class if saved_class not in _MODEL_CLASSES else None)
 
     # -- model structure ---------------------------------------------------------------
     def build_model(self, config: dict[str, Any]) -> keras.Model:

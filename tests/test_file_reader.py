@@ -17,7 +17,7 @@ import pytest
 from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS
 
 from bnnstat.errors import BnnstatError
-from bnnstat.inspect.file_reader import quantizer_record, read
+from bnnstat.inspect.reader import quantizer_record, read
 
 FIXTURES = ("binarynet_mlp", "binary_cnn_cifar", "bop_noop_cnn", "ternary_kbit_conv1d")
 
@@ -580,7 +580,7 @@ def test_reading_imports_neither_tensorflow_nor_keras(larq_fixtures, tmp_path):
     keras_file = tmp_path / "s.keras"
     _sequential_keras(keras_file)
     script = (
-        "from bnnstat.inspect.file_reader import read; "
+        "from bnnstat.inspect.reader import read; "
         f"read({str(larq_fixtures / 'binary_cnn_cifar.h5')!r}); read({str(keras_file)!r})"
     )
     result = subprocess.run(
@@ -622,7 +622,7 @@ def test_large_weights_are_not_loaded(tmp_path):
     assert path.stat().st_size > 150 * 2**20
     # VmHWM (peak RSS of this process image; ru_maxrss would include the forking parent's)
     script = (
-        "import sys; from bnnstat.inspect.file_reader import read; "
+        "import sys; from bnnstat.inspect.reader import read; "
         "r = read(sys.argv[1]); assert r.layers[0].weights[0].count == 40_000_000; "
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
@@ -702,13 +702,13 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path):
 def test_static_and_keras_engines_agree_on_keras3_files(tf, tmp_path, builder):
     import keras
 
-    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.inspect import keras_adapter, profile, serialize
     from bnnstat.loading import load_model
 
     path = tmp_path / "model.keras"
     builder(keras).save(path)
-    static = report.to_json(profile.profile(read(path)))
-    loaded = report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    static = serialize.to_json(profile.profile(read(path)))
+    loaded = serialize.to_json(profile.profile(keras_adapter.record(load_model(path))))
     assert static.pop("source") == str(path)
     loaded.pop("source")
     assert static == loaded
@@ -784,12 +784,12 @@ ENGINE_FILES = [
 
 @pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
 def test_static_and_keras_engines_agree_on_fixtures_and_sample_models(tf, path):
-    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.inspect import keras_adapter, profile, serialize
     from bnnstat.loading import load_model
 
     before = sha256(path)
-    static = report.to_json(profile.profile(read(path)))
-    loaded = report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    static = serialize.to_json(profile.profile(read(path)))
+    loaded = serialize.to_json(profile.profile(keras_adapter.record(load_model(path))))
     static.pop("source")
     loaded.pop("source")
     assert static == loaded
@@ -881,7 +881,7 @@ def test_weightless_model_saved_by_keras_reads_with_zero_weights(tf, tmp_path):
 
 
 def test_sniff_tells_model_files_by_content(tmp_path):
-    from bnnstat.inspect.file_reader import model_file_kind, sniff
+    from bnnstat.inspect.reader import model_file_kind, sniff
 
     keras_file = tmp_path / "model.h5"  # a zip archive, whatever its suffix says
     _sequential_keras(keras_file)
@@ -911,10 +911,10 @@ def test_sniff_tells_model_files_by_content(tmp_path):
     ],
 )
 def test_sniff_messages_are_uniform_across_readers(tf, tmp_path, make, problem):
-    """file_reader.read, sniff, loading.load_model and flips give the same one-line message."""
+    """reader.read, sniff, loading.load_model and flips give the same one-line message."""
     from bnnstat import loading
     from bnnstat.inspect import flips
-    from bnnstat.inspect.file_reader import sniff
+    from bnnstat.inspect.reader import sniff
 
     path = tmp_path / "model.keras"
     make(path)
@@ -953,3 +953,43 @@ def test_shared_layer_calls_resolving_out_of_order_keep_node_order(tmp_path):
     assert shared_record.output_shapes == ((None, 3, 2), (None, 2))
     assert shared_record.output_shape is None and "multiple" in shared_record.note
     assert record.layer("flat").output_shape == (None, 6)
+
+
+# --- the build step's error boundary --------------------------------------------------------
+
+
+def _small_functional(tmp_path, **dense_config):
+    dense = _layer("Dense", "d", ["x"], units=2, **dense_config)
+    inp = _layer("InputLayer", "x", [], batch_input_shape=[None, 3])
+    config = _functional("m", [inp, dense], ["x"], ["d"])
+    return write_keras2_h5(tmp_path / "m.h5", config, {"d": {"kernel": (3, 2)}})
+
+
+def test_malformed_config_is_one_user_error(tmp_path):
+    path = _small_functional(tmp_path)
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        config["config"]["layers"][1]["config"] = ["not", "an", "object"]
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(BnnstatError, match="unexpected model config structure"):
+        read(path)
+    bad_quantizer = _small_functional(tmp_path, kernel_quantizer={
+        "class_name": "DoReFa", "config": {"k_bit": "two"}})  # fmt: skip
+    with pytest.raises(BnnstatError, match="unexpected model config structure"):
+        read(bad_quantizer)
+
+
+def test_a_reader_bug_after_parsing_is_not_reported_as_bad_input(tmp_path, monkeypatch):
+    """Only parsing reads the file's untrusted structure: an error in weight matching or shape
+    evaluation is a bug in bnnstat and must surface as such."""
+    from bnnstat.inspect.reader import build
+
+    path = _small_functional(tmp_path)
+    assert read(path).layer("d").weights[0].shape == (3, 2)
+
+    def broken(model, input_shapes):
+        raise TypeError("a bug in graph evaluation")
+
+    monkeypatch.setattr(build, "evaluate", broken)
+    with pytest.raises(TypeError, match="a bug in graph evaluation"):
+        read(path)

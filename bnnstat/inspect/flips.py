@@ -19,21 +19,18 @@ import csv
 import io
 import json
 import math
-import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import catalog
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Weight names that differ between Keras 2 and Keras 3 files for the same variable.
-_WEIGHT_ALIASES = {"kernel": ("depthwise_kernel",), "depthwise_kernel": ("kernel",)}
 LOG_FIELDS = ("epoch", "step", "layer", "flipped", "total", "ratio")
 
 
@@ -53,14 +50,6 @@ class LayerFlips:
     def ratio(self) -> float:
         return self.flipped / self.total if self.total else 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "flipped": self.flipped,
-            "total": self.total,
-            "ratio": self.ratio,
-        }
-
 
 def _sum(layers: Sequence[LayerFlips]) -> LayerFlips:
     return LayerFlips("total", sum(x.flipped for x in layers), sum(x.total for x in layers))
@@ -77,18 +66,6 @@ class CheckpointFlips:
     @property
     def total(self) -> LayerFlips:
         return _sum(self.layers)
-
-    def to_json(self) -> dict[str, Any]:
-        total = self.total
-        return {
-            "kind": "checkpoints",
-            "before": self.before,
-            "after": self.after,
-            "layers": [x.to_json() for x in self.layers],
-            "flipped": total.flipped,
-            "total": total.total,
-            "ratio": total.ratio,
-        }
 
 
 @dataclass(frozen=True)
@@ -119,23 +96,6 @@ class LogFlips:
                 result[entry.layer].append((epoch.epoch, entry.ratio))
         return result
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "log",
-            "source": self.source,
-            "layers": list(self.layers),
-            "epochs": [
-                {
-                    "epoch": e.epoch,
-                    "layers": [x.to_json() for x in e.layers],
-                    "flipped": e.total.flipped,
-                    "total": e.total.total,
-                    "ratio": e.total.ratio,
-                }
-                for e in self.epochs
-            ],
-        }
-
 
 @dataclass(frozen=True)
 class LayerThresholds:
@@ -146,15 +106,6 @@ class LayerThresholds:
     quantiles: dict[str, float]
     at_or_above: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "total": self.total,
-            "quantiles": dict(self.quantiles),
-            "at_or_above_threshold": self.at_or_above,
-            "share_at_or_above_threshold": self.at_or_above / self.total if self.total else 0.0,
-        }
-
 
 @dataclass(frozen=True)
 class BopState:
@@ -163,14 +114,6 @@ class BopState:
     source: str
     threshold: float
     layers: tuple[LayerThresholds, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "bop_state",
-            "source": self.source,
-            "threshold": self.threshold,
-            "layers": [x.to_json() for x in self.layers],
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,37 +181,18 @@ def summarize_ratios(layer: str, ratios: np.ndarray) -> LayerThresholds:
 def _sniff(path: Path) -> str:
     """`"h5"`, `"keras"` or `"other"` (a log, say); `bnnstat.cli.flips` imports this name.
 
-    A thin wrapper of `file_reader.model_file_kind` (missing file or directory: `BnnstatError`).
+    A thin wrapper of `reader.model_file_kind` (missing file or directory: `BnnstatError`).
     """
-    from bnnstat.inspect.file_reader import model_file_kind
+    from bnnstat.inspect.reader import model_file_kind
 
     return model_file_kind(path) or "other"
 
 
-@contextmanager
-def _open_weights(path: Path) -> Iterator[Any]:
-    """The HDF5 weights of a `.h5` or `.keras` file, opened read-only."""
-    import h5py
+def _open_weights(path: Path) -> Any:
+    """The HDF5 weights of a `.h5` or `.keras` file, opened read-only by the shared reader."""
+    from bnnstat.inspect.reader.container import open_weights
 
-    from bnnstat.inspect.file_reader import sniff
-
-    kind = sniff(path)
-    try:
-        if kind == "h5":
-            with h5py.File(path, "r") as handle:
-                yield handle
-        else:
-            with zipfile.ZipFile(path) as archive:
-                if "model.weights.h5" not in archive.namelist():
-                    raise BnnstatError(
-                        f"{path}: .keras archive has no model.weights.h5: "
-                        "truncated or not saved by Keras?"
-                    )
-                data = io.BytesIO(archive.read("model.weights.h5"))
-            with h5py.File(data, "r") as handle:
-                yield handle
-    except (OSError, zipfile.BadZipFile, KeyError) as error:
-        raise BnnstatError(f"{path}: cannot read weights ({error})") from None
+    return open_weights(path)
 
 
 def _decode(value: Any) -> Any:
@@ -340,7 +264,8 @@ def _pick(
     name: str,
     shape: tuple[int, ...],
 ) -> np.ndarray:
-    names = (name, *_WEIGHT_ALIASES.get(name, ()))
+    role = catalog.weight_role(layer.class_name, name)
+    names = (name,) if role is None else (role.name, role.keras2_name)
     by_name = [array for short, array in stored if short in names]
     if by_name:
         array = by_name[0]
@@ -358,10 +283,10 @@ def _pick(
 
 def binary_weight_values(path: str | Path) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
     """The model record of `path` and the values of its binary (precision-1) weights."""
-    from bnnstat.inspect import file_reader
+    from bnnstat.inspect import reader
 
     path = Path(path)
-    record = file_reader.read(path)
+    record = reader.read(path)
     return record, _binary_weights(path, record, read_weight_values(path))
 
 
@@ -495,66 +420,6 @@ def log_flips(path: str | Path) -> LogFlips:
 
 
 # ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def render_checkpoints(result: CheckpointFlips) -> str:
-    from tabulate import tabulate
-
-    rows = [[x.layer, x.flipped, x.total, f"{x.ratio:.4f}"] for x in result.layers]
-    total = result.total
-    rows.append(["Total", total.flipped, total.total, f"{total.ratio:.4f}"])
-    table = tabulate(
-        rows,
-        headers=["Layer", "Flipped", "Binary weights", "Ratio"],
-        tablefmt="simple",
-        colalign=("left", "right", "right", "right"),
-        disable_numparse=True,
-    )
-    return f"Sign flips from {result.before} to {result.after}\n{table}"
-
-
-def render_log(result: LogFlips) -> str:
-    from tabulate import tabulate
-
-    rows = []
-    for epoch in result.epochs:
-        ratios = {x.layer: f"{x.ratio:.4f}" for x in epoch.layers}
-        rows.append(
-            [epoch.epoch, *(ratios.get(n, "-") for n in result.layers), f"{epoch.total.ratio:.4f}"]
-        )
-    table = tabulate(
-        rows, headers=["Epoch", *result.layers, "All"], tablefmt="simple", disable_numparse=True
-    )
-    return f"Flip ratio per epoch ({result.source})\n{table}"
-
-
-def render_bop_state(result: BopState) -> str:
-    from tabulate import tabulate
-
-    rows = [
-        [
-            x.layer,
-            x.total,
-            *(f"{x.quantiles.get(k, math.nan):.3g}" for k in ("min", "p10", "p50", "p90", "max")),
-            x.at_or_above,
-            f"{x.at_or_above / x.total if x.total else 0:.4f}",
-        ]
-        for x in result.layers
-    ]
-    table = tabulate(
-        rows,
-        headers=["Layer", "Weights", "min", "p10", "median", "p90", "max", ">= 1", "Share >= 1"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    return (
-        f"Bop state of {result.source}: |m| / threshold (threshold {result.threshold:g}); "
-        f"weights at >= 1 flip once m has the sign of w\n{table}"
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # Bop optimizer state
 
 
@@ -581,11 +446,11 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
     """
     import numpy as np
 
-    from bnnstat.inspect import file_reader
+    from bnnstat.inspect import reader
 
     # Read the model first: a truncated, corrupt or non-model file gets the reader's message.
-    record = file_reader.read(path)
-    if file_reader.sniff(path) != "keras":
+    record = reader.read(path)
+    if reader.sniff(path) != "keras":
         raise BnnstatError(f"{path}: an HDF5 model file; Bop state is read from .keras files only")
     name, threshold = _bop_config(path)
     with _open_weights(path) as handle:
@@ -628,11 +493,11 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
 
 
 def _bop_config(path: Path) -> tuple[str, float]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError) as error:
-        raise BnnstatError(f"{path}: cannot read config.json ({error})") from None
+    from bnnstat.inspect.reader.container import read_member_json
+
+    config = read_member_json(path, "config.json")
+    if not isinstance(config, Mapping):
+        raise BnnstatError(f"{path}: config.json is not a model config object")
     optimizer = (config.get("compile_config") or {}).get("optimizer")
     found = _find_bop(optimizer)
     if found is None:
