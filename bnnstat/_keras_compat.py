@@ -104,6 +104,12 @@ def sublayers(model: keras.Model) -> Sequence[Any]:
     return list(model._flatten_layers(include_self=False))
 
 
+def producing_layer_name(tensor: Any) -> str | None:
+    """The name of the layer whose call produced symbolic `tensor`, or None for other tensors."""
+    history = getattr(tensor, "_keras_history", None)
+    return history.operation.name if history is not None else None
+
+
 def load_lambda_function(code: Any, defaults: Any = None, closure: Any = None) -> Any:
     """Keras' rebuild of a marshalled Python function (Lambda layers of Keras 2 files).
 

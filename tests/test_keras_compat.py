@@ -15,7 +15,7 @@ PACKAGE = REPO / "bnnstat"
 PRIVATE = re.compile(
     r"\._(flatten_layers|track_variable|untrack_variable|get_variable_index"
     r"|check_variables_are_known|trainable_variables|compute_causal_padding|learning_rate"
-    r"|iterations|variables)\b"
+    r"|iterations|variables|keras_history)\b"
 )
 
 

@@ -226,9 +226,10 @@ def record(model: Any, class_name: str | None = None) -> ModelRecord:
     names = {layer.name for layer in layers}
     inputs = getattr(model, "inputs", None) or []
     outputs = getattr(model, "outputs", None) or []
-    output_names = tuple(
-        t._keras_history.operation.name for t in outputs if hasattr(t, "_keras_history")
-    )
+    from bnnstat import _keras_compat  # imports keras: only once a live model is at hand
+
+    produced_by = (_keras_compat.producing_layer_name(t) for t in outputs)
+    output_names = tuple(name for name in produced_by if name is not None)
     return ModelRecord(
         name=model.name,
         class_name=class_name or type(model).__name__,
