@@ -31,6 +31,7 @@ import logging
 from typing import Any, ClassVar
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from bnnstat import _registry, context, quantizers
@@ -82,6 +83,60 @@ def _kernel_spec(variable: str) -> tuple[_WeightQuantizer, ...]:
     )
 
 
+def _read(variable: Any) -> Any:
+    """The variable's current value as a tensor (autocast under mixed precision).
+
+    `keras.ops.convert_to_tensor` would return a Keras variable unchanged (it counts as a tensor).
+    """
+    return tf.convert_to_tensor(variable)
+
+
+def quantize_value(quantizer: Any, value: Any) -> Any:
+    """`quantizer(value)` for export: a bnnstat quantizer's training metrics are not updated."""
+    if isinstance(quantizer, quantizers._BaseQuantizer) and (
+        type(quantizer).call is quantizers._BaseQuantizer.call
+    ):
+        return quantizer._quantize(value)
+    return quantizer(value)
+
+
+class QuantizedWeight:
+    """A latent weight variable read through its quantizer (Larq's ``QuantizedVariable`` view).
+
+    Quantized layers hand these out from `weights` inside `quantized_scope(True)`. Reading the
+    value (`value`, `numpy()`, `np.asarray`, `tf.convert_to_tensor`) gives
+    ``quantizer(latent value)``; everything else (`name`, `path`, `shape`, `dtype`, `trainable`,
+    `assign`, ...) is the latent variable's, so assigning writes the latent weight, as in Larq.
+    """
+
+    def __init__(self, variable: Any, quantizer: Any) -> None:
+        self.latent_variable = variable
+        self.quantizer = quantizer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.latent_variable, name)
+
+    @property
+    def value(self) -> Any:
+        return quantize_value(self.quantizer, _read(self.latent_variable))
+
+    def read_value(self) -> Any:
+        return self.value
+
+    def numpy(self) -> Any:
+        return keras.ops.convert_to_numpy(self.value)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> Any:
+        return tf.convert_to_tensor(self.value, dtype=dtype, name=name)
+
+    def __repr__(self) -> str:
+        return f"<QuantizedWeight path={self.latent_variable.path} quantizer={self.quantizer!r}>"
+
+
 class QuantizerBase:
     """Mixin adding input and weight quantization to a Keras layer.
 
@@ -118,32 +173,28 @@ class QuantizerBase:
         return pairs
 
     def _read_weight(self, spec: _WeightQuantizer) -> Any:
-        """The weight as used in the forward pass: quantizer(latent) or the latent variable."""
+        """The weight as used in the forward pass: quantizer(latent value) or the variable.
+
+        As in Larq, a weight quantizer receives the variable's *value* (a tensor read under the
+        layer's autocast scope), never the variable itself: a `tf.custom_gradient` function
+        would otherwise have to handle variables captured in its body.
+        """
         variable = getattr(self, spec.variable)
         quantizer = getattr(self, spec.argument)
-        return variable if quantizer is None else quantizer(variable)
-
-    def _exported(self, variables: list[Any]) -> list[Any]:
-        """Replace quantized latent variables by their quantized values (in quantized_scope)."""
-        if not context.should_quantize():
-            return variables
-        quantized = {id(v): q for v, q in self._quantized_pairs()}
-        return [quantized[id(v)](v) if id(v) in quantized else v for v in variables]
+        return variable if quantizer is None else quantizer(_read(variable))
 
     @property
     def weights(self) -> list[Any]:
-        return self._exported(super().weights)  # type: ignore[misc]
-
-    @property
-    def trainable_weights(self) -> list[Any]:
-        return self._exported(super().trainable_weights)  # type: ignore[misc]
-
-    @property
-    def non_trainable_weights(self) -> list[Any]:
-        return self._exported(super().non_trainable_weights)  # type: ignore[misc]
-
-    def get_weights(self) -> list[Any]:
-        return [keras.ops.convert_to_numpy(w) for w in self.weights]
+        """The layer's weights; inside `quantized_scope(True)` quantized weights are read through
+        their quantizer (`QuantizedWeight` views), so `get_weights()`, `.h5` / `.keras` saving
+        and `save_weights` see the quantized values."""
+        variables = super().weights  # type: ignore[misc]
+        if not context.should_quantize():
+            return variables
+        quantized = {id(v): q for v, q in self._quantized_pairs()}
+        return [
+            QuantizedWeight(v, quantized[id(v)]) if id(v) in quantized else v for v in variables
+        ]
 
     def save_own_variables(self, store: Any) -> None:
         if not context.should_quantize():
@@ -153,7 +204,9 @@ class QuantizerBase:
         super().save_own_variables(staged)  # type: ignore[misc]
         quantized = {id(v): q for v, q in self._quantized_pairs()}
         for key, value in staged.items():
-            store[key] = quantized[id(value)](value) if id(value) in quantized else value
+            if id(value) in quantized:
+                value = QuantizedWeight(value, quantized[id(value)]).numpy()
+            store[key] = value
 
     # -- forward -------------------------------------------------------------------------
     def call(self, inputs: Any) -> Any:
@@ -809,8 +862,8 @@ class QuantConv3DTranspose(_QuantConvTranspose, keras.layers.Conv3DTranspose):
         kernel_size: Any,
         strides: Any = (1, 1, 1),
         padding: str = "valid",
-        data_format: str | None = None,
         output_padding: Any = None,
+        data_format: str | None = None,
         dilation_rate: Any = (1, 1, 1),
         activation: Any = None,
         use_bias: bool = True,
