@@ -681,15 +681,18 @@ def serialize(quantizer: Any, use_legacy_format: bool = False) -> Any:
     """Config of a quantizer (class instance or function).
 
     Keras 3 format by default; with ``use_legacy_format=True`` the Keras 2 (Larq) format:
-    ``{"class_name": "SteSign", "config": {...}}`` for a quantizer object and the function's name
-    for a function.
+    ``{"class_name": "SteSign", "config": {...}}`` (dtype as the policy name) for a quantizer
+    object and the function's name for a function.
     """
     if not use_legacy_format:
         return keras.saving.serialize_keras_object(quantizer)
     if quantizer is None:
         return None
     if hasattr(quantizer, "get_config"):
-        return {"class_name": type(quantizer).__name__, "config": quantizer.get_config()}
+        config = dict(quantizer.get_config())
+        if isinstance(config.get("dtype"), dict):  # Keras 2 wrote the policy's name
+            config["dtype"] = quantizer.dtype_policy.name
+        return {"class_name": type(quantizer).__name__, "config": config}
     return getattr(quantizer, "__name__", None) or repr(quantizer)
 
 
