@@ -455,3 +455,23 @@ class SummaryTable:
         from bnnstat.inspect.report import box
 
         return box(self.table_data, title=self.title)
+
+
+def __getattr__(name: str) -> Any:
+    """Larq's `mac_containing_layers` / `op_count_supported_layer_types`: tuples of layer
+    classes, built on first access so that importing this module never imports Keras."""
+    if name not in ("mac_containing_layers", "op_count_supported_layer_types"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import keras
+
+    from bnnstat import layers
+    from bnnstat.inspect.profile import LARQ_COUNTED_CLASSES, LARQ_MAC_CLASSES
+
+    names = LARQ_MAC_CLASSES if name == "mac_containing_layers" else LARQ_COUNTED_CLASSES
+    classes = {
+        getattr(module, class_name)
+        for module in (layers, keras.layers)
+        for class_name in names
+        if isinstance(getattr(module, class_name, None), type)
+    }
+    return tuple(sorted(classes, key=lambda cls: (cls.__module__, cls.__name__)))

@@ -150,3 +150,18 @@ def test_unbuilt_model_raises_value_error(tf):
 
     with pytest.raises(ValueError, match="not yet been built"):
         ModelProfile(keras.Sequential([keras.layers.Dense(2)]))
+
+
+def test_larq_layer_class_tuples(tf):
+    import keras
+
+    from bnnstat import layers, models
+
+    macs, counted = models.mac_containing_layers, models.op_count_supported_layer_types
+    for cls in (layers.QuantDense, layers.QuantConv2D, keras.layers.SeparableConv1D):
+        assert cls in macs and cls in counted
+    for cls in (keras.layers.BatchNormalization, keras.layers.Flatten, keras.layers.MaxPool2D):
+        assert cls not in macs and cls in counted
+    assert layers.QuantConv3D not in counted and keras.layers.Add not in counted
+    with pytest.raises(AttributeError):
+        models.no_such_name  # noqa: B018
