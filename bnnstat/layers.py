@@ -26,8 +26,10 @@ input for ``padding="same"``, e.g. 1.0 so binary inputs are padded with +1 rathe
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import threading
 from typing import Any, ClassVar
 
 import keras
@@ -39,6 +41,10 @@ from bnnstat import constraints as _constraints  # noqa: F401  (registers "weigh
 from bnnstat.utils import precision_of, tag_precision
 
 __all__ = [
+    "QuantizerBase",
+    "QuantizerBaseConv",
+    "QuantizerDepthwiseBase",
+    "QuantizerSeparableBase",
     "QuantConv1D",
     "QuantConv2D",
     "QuantConv2DTranspose",
@@ -81,6 +87,59 @@ def _kernel_spec(variable: str) -> tuple[_WeightQuantizer, ...]:
             f"Using a binary weight quantizer without setting `kernel_constraint` {_STARVED}",
         ),
     )
+
+
+_overrides = threading.local()
+
+
+@contextlib.contextmanager
+def _overriding(layer: Any, values: dict[str, Any]) -> Any:
+    """Within this block (in this thread) `layer.<name>` reads as `values[name]`."""
+    active = getattr(_overrides, "values", None)
+    if active is None:
+        active = _overrides.values = {}
+    keys = [(id(layer), name) for name in values]
+    previous = {key: active[key] for key in keys if key in active}
+    active.update(zip(keys, values.values(), strict=True))
+    try:
+        yield
+    finally:
+        for key in keys:
+            active.pop(key, None)
+        active.update(previous)
+
+
+def _install_override(cls: type, name: str) -> None:
+    """Make attribute `name` of `cls` instances overridable by `_overriding`.
+
+    Reads fall back to what the attribute is without the override: a property further up the
+    class hierarchy (e.g. Keras' `Dense.kernel`) or the instance's own value.
+    """
+    inherited = next((c.__dict__[name] for c in cls.__mro__[1:] if name in c.__dict__), None)
+    if getattr(getattr(inherited, "fget", None), "_bnnstat_override", False):
+        return
+    fallback = inherited if hasattr(inherited, "__get__") else None
+
+    def fget(self: Any) -> Any:
+        active = getattr(_overrides, "values", None)
+        if active and (id(self), name) in active:
+            return active[(id(self), name)]
+        if fallback is not None:
+            return fallback.__get__(self, type(self))
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def fset(self: Any, value: Any) -> None:
+        if fallback is not None and hasattr(fallback, "__set__"):
+            fallback.__set__(self, value)
+        else:
+            self.__dict__[name] = value
+
+    override = property(fget, fset)
+    override.fget._bnnstat_override = True  # type: ignore[attr-defined]
+    setattr(cls, name, override)
 
 
 def _read(variable: Any) -> Any:
@@ -138,14 +197,44 @@ class QuantizedWeight:
 
 
 class QuantizerBase:
-    """Mixin adding input and weight quantization to a Keras layer.
+    """Mixin adding input and weight quantization to a Keras layer (Larq's ``QuantizerBase``).
 
-    Subclasses set `_weight_quantizers` and implement `_forward(inputs, **weights)` with the
-    layer operation on already-quantized weights; `call` quantizes the input, reads the
+    bnnstat's layers set `_weight_quantizers` and implement `_forward(inputs, **weights)` with
+    the layer operation on already-quantized weights; `call` quantizes the input, reads the
     quantized weights, and adds bias and activation.
+
+    As in Larq, it also turns any Keras layer that reads its weight as ``self.kernel`` into a
+    quantized one, e.g. ``class QuantConv1DTranspose(QuantizerBase, keras.layers.
+    Conv1DTranspose)``: such a subclass (one without its own `_forward`) takes
+    `input_quantizer` and `kernel_quantizer` arguments and runs the Keras layer's own `call` on
+    the quantized input while ``self.kernel`` reads as the quantized kernel (per thread, only
+    during that call). `QuantizerDepthwiseBase`, `QuantizerSeparableBase` and
+    `QuantizerBaseConv` do the same for depthwise/pointwise kernels and `pad_values`.
     """
 
-    _weight_quantizers: ClassVar[tuple[_WeightQuantizer, ...]] = ()
+    _weight_quantizers: ClassVar[tuple[_WeightQuantizer, ...]] = _kernel_spec("kernel")
+    _generic: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._generic = cls._forward is QuantizerBase._forward
+        if cls._generic and issubclass(cls, keras.layers.Layer):
+            names = [spec.variable for spec in cls._weight_quantizers]
+            if issubclass(cls, QuantizerBaseConv):
+                names.append("padding")
+            for name in names:
+                _install_override(cls, name)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not self._generic:
+            super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+            return
+        input_quantizer = kwargs.pop("input_quantizer", None)
+        weight_quantizers = {
+            spec.argument: kwargs.pop(spec.argument, None) for spec in self._weight_quantizers
+        }
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._set_quantizers(input_quantizer, **weight_quantizers)
 
     def _set_quantizers(self, input_quantizer: Any, **weight_quantizers: Any) -> None:
         self.input_quantizer = quantizers.get(input_quantizer)
@@ -209,9 +298,11 @@ class QuantizerBase:
             store[key] = value
 
     # -- forward -------------------------------------------------------------------------
-    def call(self, inputs: Any) -> Any:
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if self.input_quantizer is not None:
             inputs = self.input_quantizer(inputs)
+        if self._generic:
+            return self._generic_call(inputs, *args, **kwargs)
         weights = {
             spec.variable.lstrip("_"): self._read_weight(spec) for spec in self._weight_quantizers
         }
@@ -224,6 +315,20 @@ class QuantizerBase:
 
     def _forward(self, inputs: Any, **weights: Any) -> Any:
         raise NotImplementedError
+
+    def _generic_call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The Keras layer's own `call`, with quantized weights (and `pad_values` padding)."""
+        overrides = {
+            spec.variable: self._read_weight(spec)
+            for spec in self._weight_quantizers
+            if getattr(self, spec.argument) is not None
+        }
+        if isinstance(self, QuantizerBaseConv):
+            inputs, padding = self._pad(inputs)
+            if padding != self.padding:
+                overrides["padding"] = padding
+        with _overriding(self, overrides):
+            return super().call(inputs, *args, **kwargs)  # type: ignore[misc]
 
     def _bias_for(self, outputs: Any) -> Any:
         """The bias reshaped to broadcast over `outputs` (channel axis last or first)."""
@@ -294,6 +399,58 @@ class _PadValues:
     def _pad_config(self, config: dict[str, Any]) -> dict[str, Any]:
         config["pad_values"] = float(keras.ops.convert_to_numpy(self.pad_values))
         return config
+
+
+_SEPARABLE_QUANTIZERS = (
+    _WeightQuantizer(
+        "depthwise_quantizer",
+        "depthwise_kernel",
+        "depthwise_constraint",
+        "Using a binary `depthwise_quantizer` without setting `depthwise_constraint` " + _STARVED,
+    ),
+    _WeightQuantizer(
+        "pointwise_quantizer",
+        "pointwise_kernel",
+        "pointwise_constraint",
+        "Using a binary `pointwise_quantizer` without setting `pointwise_constraint` " + _STARVED,
+    ),
+)
+
+
+class QuantizerBaseConv(_PadValues):
+    """Larq's ``QuantizerBaseConv``: adds `pad_values` to a convolution used with
+    `QuantizerBase` (``class X(QuantizerBase, QuantizerBaseConv, keras.layers.Conv1D)``):
+    with ``padding="same"`` the quantized input is padded with `pad_values` instead of 0."""
+
+    def __init__(self, *args: Any, pad_values: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._set_pad_values(pad_values)
+
+    def get_config(self) -> dict[str, Any]:
+        return self._pad_config(super().get_config())  # type: ignore[misc]
+
+
+_DEPTHWISE_QUANTIZER = _WeightQuantizer(
+    "depthwise_quantizer",
+    "kernel",
+    "depthwise_constraint",
+    f"Using a binary weight quantizer without setting `depthwise_constraint` {_STARVED}",
+)
+
+
+class QuantizerDepthwiseBase(QuantizerBase):
+    """Larq's ``QuantizerDepthwiseBase``: `QuantizerBase` for a depthwise convolution, whose
+    kernel (``self.kernel``) is quantized by `depthwise_quantizer`."""
+
+    _weight_quantizers = (_DEPTHWISE_QUANTIZER,)
+
+
+class QuantizerSeparableBase(QuantizerBase):
+    """Larq's ``QuantizerSeparableBase``: `QuantizerBase` for a separable convolution, whose
+    ``depthwise_kernel`` / ``pointwise_kernel`` are quantized by `depthwise_quantizer` /
+    `pointwise_quantizer`."""
+
+    _weight_quantizers = _SEPARABLE_QUANTIZERS
 
 
 # ------------------------------------------------------------------------------------------
@@ -547,14 +704,7 @@ class QuantDepthwiseConv2D(_PadValues, QuantizerBase, keras.layers.DepthwiseConv
     Extra arguments: `input_quantizer`, `depthwise_quantizer`, `pad_values`.
     """
 
-    _weight_quantizers = (
-        _WeightQuantizer(
-            "depthwise_quantizer",
-            "kernel",
-            "depthwise_constraint",
-            f"Using a binary weight quantizer without setting `depthwise_constraint` {_STARVED}",
-        ),
-    )
+    _weight_quantizers = (_DEPTHWISE_QUANTIZER,)
 
     def __init__(
         self,
@@ -612,22 +762,6 @@ class QuantDepthwiseConv2D(_PadValues, QuantizerBase, keras.layers.DepthwiseConv
 
     def get_config(self) -> dict[str, Any]:
         return self._pad_config(super().get_config())
-
-
-_SEPARABLE_QUANTIZERS = (
-    _WeightQuantizer(
-        "depthwise_quantizer",
-        "depthwise_kernel",
-        "depthwise_constraint",
-        "Using a binary `depthwise_quantizer` without setting `depthwise_constraint` " + _STARVED,
-    ),
-    _WeightQuantizer(
-        "pointwise_quantizer",
-        "pointwise_kernel",
-        "pointwise_constraint",
-        "Using a binary `pointwise_quantizer` without setting `pointwise_constraint` " + _STARVED,
-    ),
-)
 
 
 class _QuantSeparableConv(_PadValues, QuantizerBase):

@@ -169,3 +169,94 @@ def test_conv3d_transpose_positional_order_as_larq(tf):
 
     layer = layers.QuantConv3DTranspose(2, 2, 1, "valid", None, "channels_last")
     assert layer.output_padding is None and layer.data_format == "channels_last"
+
+
+def _generic_layers(tf):
+    import keras
+
+    from bnnstat import layers
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class QuantConv1DTranspose(layers.QuantizerBase, keras.layers.Conv1DTranspose):
+        pass
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class PaddedConv1D(layers.QuantizerBase, layers.QuantizerBaseConv, keras.layers.Conv1D):
+        pass
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class QuantDepthwiseConv1D(layers.QuantizerDepthwiseBase, keras.layers.DepthwiseConv1D):
+        pass
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class SeparableConv1D(layers.QuantizerSeparableBase, keras.layers.SeparableConv1D):
+        pass
+
+    return [
+        (QuantConv1DTranspose, {"filters": 4, "kernel_size": 3, "strides": 2}),
+        (QuantDepthwiseConv1D, {"kernel_size": 3, "depth_multiplier": 2}),
+        (SeparableConv1D, {"filters": 4, "kernel_size": 3}),
+    ], PaddedConv1D
+
+
+def test_larq_base_classes_quantize_any_keras_layer(tf, tmp_path):
+    """Larq's pattern ``class X(QuantizerBase, keras.layers.SomeLayer)``: the Keras layer's own
+    call on quantized input and weights, with gradients, in tf.function, saved and reloaded."""
+    import keras
+
+    from bnnstat import context
+
+    @tf.custom_gradient
+    def identity_sign(x):
+        return tf.sign(x), lambda dy: dy
+
+    cases, _ = _generic_layers(tf)
+    rng = np.random.default_rng(8)
+    x = tf.constant(rng.normal(size=(2, 9, 3)).astype("float32"))
+    for cls, kwargs in cases:
+        weight_args = {spec.argument: identity_sign for spec in cls._weight_quantizers}
+        layer = cls(**kwargs, input_quantizer=identity_sign, **weight_args)
+        reference = next(c for c in cls.__mro__ if c.__module__.startswith("keras"))(**kwargs)
+        layer.build(x.shape)
+        reference.build(x.shape)
+        quantized = {id(getattr(layer, spec.variable)) for spec in cls._weight_quantizers}
+        reference.set_weights(
+            [np.sign(w.numpy()) if id(w) in quantized else w.numpy() for w in layer.weights]
+        )
+        for fn in (layer, tf.function(layer)):
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch(x)
+                y = fn(x)
+                loss = tf.reduce_sum(y * tf.cos(y))
+            grads = tape.gradient(loss, [x, *layer.trainable_weights])
+            sx = tf.sign(x)
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch(sx)
+                y_ref = reference(sx)
+                loss_ref = tf.reduce_sum(y_ref * tf.cos(y_ref))
+            grads_ref = tape.gradient(loss_ref, [sx, *reference.trainable_weights])
+            np.testing.assert_allclose(y.numpy(), y_ref.numpy(), rtol=1e-5, atol=1e-5)
+            for got, expected in zip(grads, grads_ref, strict=True):
+                np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+        assert getattr(layer, cls._weight_quantizers[0].variable) is layer.weights[0]
+        with context.quantized_scope(True):
+            assert set(np.unique(layer.get_weights()[0])) == {-1.0, 1.0}
+
+    cls, kwargs = cases[0]
+    model = keras.Sequential([keras.Input((9, 3)), cls(**kwargs, kernel_quantizer="ste_sign")])
+    model.save(tmp_path / "generic.keras")
+    loaded = keras.saving.load_model(tmp_path / "generic.keras")
+    assert type(loaded.layers[0]).__name__ == "QuantConv1DTranspose"
+    assert type(loaded.layers[0].kernel_quantizer).__name__ == "SteSign"
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_larq_quantizer_base_conv_pad_values(tf):
+    _, padded = _generic_layers(tf)
+    layer = padded(2, 3, padding="same", pad_values=1.0)
+    layer.build((None, 5, 1))
+    layer.set_weights([np.ones((3, 1, 2), "float32"), np.zeros(2, "float32")])
+    y = layer(np.zeros((1, 5, 1), "float32")).numpy()
+    np.testing.assert_array_equal(y[0, :, 0], [1.0, 0.0, 0.0, 0.0, 1.0])  # padded with ones
+    assert layer.get_config()["pad_values"] == 1.0
+    assert padded.from_config(layer.get_config()).pad_values == 1.0
