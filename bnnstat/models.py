@@ -459,7 +459,12 @@ class SummaryTable:
 
 def __getattr__(name: str) -> Any:
     """Larq's `mac_containing_layers` / `op_count_supported_layer_types`: tuples of layer
-    classes, built on first access so that importing this module never imports Keras."""
+    classes, built on first access so that importing this module never imports Keras (and
+    `memory_as_readable_str`, which Larq's module also exposes)."""
+    if name == "memory_as_readable_str":
+        from bnnstat.utils import memory_as_readable_str
+
+        return memory_as_readable_str
     if name not in ("mac_containing_layers", "op_count_supported_layer_types"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import keras

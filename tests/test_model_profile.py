@@ -163,5 +163,6 @@ def test_larq_layer_class_tuples(tf):
     for cls in (keras.layers.BatchNormalization, keras.layers.Flatten, keras.layers.MaxPool2D):
         assert cls not in macs and cls in counted
     assert layers.QuantConv3D not in counted and keras.layers.Add not in counted
+    assert models.memory_as_readable_str(8 * 2048) == "2.00 KiB"
     with pytest.raises(AttributeError):
         models.no_such_name  # noqa: B018
