@@ -40,11 +40,9 @@ from bnnstat import _registry, context, quantizers
 from bnnstat import constraints as _constraints  # noqa: F401  (registers "weight_clip")
 from bnnstat.utils import precision_of, tag_precision
 
+# The concrete layers. The bases `QuantizerBase`, `QuantizerBaseConv`, `QuantizerDepthwiseBase`
+# and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names.
 __all__ = [
-    "QuantizerBase",
-    "QuantizerBaseConv",
-    "QuantizerDepthwiseBase",
-    "QuantizerSeparableBase",
     "QuantConv1D",
     "QuantConv2D",
     "QuantConv2DTranspose",

@@ -88,7 +88,11 @@ def test_nested_model_row_sums_its_layers_as_larq(tf):
     )
     inputs = keras.Input((8,))
     outputs = layers.QuantDense(
-        3, input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip"
+        3,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+        name="quant_dense",
     )(inner(inputs))
     profile = ModelProfile(keras.Model(inputs, outputs))
     row = profile.layer_profiles[1]
