@@ -107,37 +107,65 @@ def _overriding(layer: Any, values: dict[str, Any]) -> Any:
         active.update(previous)
 
 
-def _install_override(cls: type, name: str) -> None:
-    """Make attribute `name` of `cls` instances overridable by `_overriding`.
+class _LayerAttribute:
+    """A weight (or `padding`) attribute of a quantized layer, e.g. ``layer.kernel``.
 
-    Reads fall back to what the attribute is without the override: a property further up the
-    class hierarchy (e.g. Keras' `Dense.kernel`) or the instance's own value.
+    Reads give, in order: the value set by `_overriding` for this layer in this thread (the
+    quantized kernel while a Keras layer's own `call` runs, see `QuantizerBase`); inside
+    `quantized_scope(True)` a `QuantizedWeight` view when the weight has a quantizer (as Larq's
+    ``layer.kernel`` is a ``QuantizedVariable``); otherwise the attribute as it is without this
+    descriptor (`raw`): a property further up the class hierarchy (Keras' ``Dense.kernel``) or
+    the instance's own value.
     """
+
+    def __init__(self, name: str, fallback: Any, quantizer_argument: str | None) -> None:
+        self.name = name
+        self.fallback = fallback
+        self.quantizer_argument = quantizer_argument
+
+    def raw(self, layer: Any) -> Any:
+        if self.fallback is not None:
+            return self.fallback.__get__(layer, type(layer))
+        try:
+            return layer.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __get__(self, layer: Any, owner: Any = None) -> Any:
+        if layer is None:
+            return self
+        active = getattr(_overrides, "values", None)
+        if active and (id(layer), self.name) in active:
+            return active[(id(layer), self.name)]
+        value = self.raw(layer)
+        if self.quantizer_argument is not None and value is not None and context.should_quantize():
+            quantizer = getattr(layer, self.quantizer_argument, None)
+            if quantizer is not None:
+                return QuantizedWeight(value, quantizer)
+        return value
+
+    def __set__(self, layer: Any, value: Any) -> None:
+        if self.fallback is not None and hasattr(self.fallback, "__set__"):
+            self.fallback.__set__(layer, value)
+        else:
+            layer.__dict__[self.name] = value
+
+
+def _install_attribute(cls: type, name: str, quantizer_argument: str | None) -> None:
+    """Put a `_LayerAttribute` for `name` on `cls` (once per class hierarchy)."""
     inherited = next((c.__dict__[name] for c in cls.__mro__[1:] if name in c.__dict__), None)
-    if getattr(getattr(inherited, "fget", None), "_bnnstat_override", False):
+    if isinstance(inherited, _LayerAttribute):
         return
     fallback = inherited if hasattr(inherited, "__get__") else None
+    setattr(cls, name, _LayerAttribute(name, fallback, quantizer_argument))
 
-    def fget(self: Any) -> Any:
-        active = getattr(_overrides, "values", None)
-        if active and (id(self), name) in active:
-            return active[(id(self), name)]
-        if fallback is not None:
-            return fallback.__get__(self, type(self))
-        try:
-            return self.__dict__[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
-    def fset(self: Any, value: Any) -> None:
-        if fallback is not None and hasattr(fallback, "__set__"):
-            fallback.__set__(self, value)
-        else:
-            self.__dict__[name] = value
-
-    override = property(fget, fset)
-    override.fget._bnnstat_override = True  # type: ignore[attr-defined]
-    setattr(cls, name, override)
+def _raw(layer: Any, name: str) -> Any:
+    """Attribute `name` of `layer` without overrides or quantized views: the latent variable."""
+    descriptor = getattr(type(layer), name, None)
+    if isinstance(descriptor, _LayerAttribute):
+        return descriptor.raw(layer)
+    return getattr(layer, name)
 
 
 def _read(variable: Any) -> Any:
@@ -216,12 +244,12 @@ class QuantizerBase:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._generic = cls._forward is QuantizerBase._forward
-        if cls._generic and issubclass(cls, keras.layers.Layer):
-            names = [spec.variable for spec in cls._weight_quantizers]
-            if issubclass(cls, QuantizerBaseConv):
-                names.append("padding")
-            for name in names:
-                _install_override(cls, name)
+        if not issubclass(cls, keras.layers.Layer):
+            return
+        for spec in cls._weight_quantizers:
+            _install_attribute(cls, spec.variable.lstrip("_"), spec.argument)
+        if cls._generic and issubclass(cls, QuantizerBaseConv):
+            _install_attribute(cls, "padding", None)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if not self._generic:
@@ -247,14 +275,17 @@ class QuantizerBase:
         super().build(input_shape)  # type: ignore[misc]
         for spec in self._weight_quantizers:
             quantizer = getattr(self, spec.argument)
-            tag_precision(getattr(self, spec.variable), precision_of(quantizer))
+            tag_precision(_raw(self, spec.variable), precision_of(quantizer))
 
     def _quantized_pairs(self) -> list[tuple[Any, Any]]:
         """(latent variable, quantizer) for every weight that has a quantizer."""
         pairs = []
         for spec in self._weight_quantizers:
             quantizer = getattr(self, spec.argument)
-            variable = getattr(self, spec.variable, None)
+            try:
+                variable = _raw(self, spec.variable)
+            except AttributeError:  # not built yet
+                continue
             if quantizer is not None and variable is not None:
                 pairs.append((variable, quantizer))
         return pairs
@@ -266,7 +297,7 @@ class QuantizerBase:
         layer's autocast scope), never the variable itself: a `tf.custom_gradient` function
         would otherwise have to handle variables captured in its body.
         """
-        variable = getattr(self, spec.variable)
+        variable = _raw(self, spec.variable)
         quantizer = getattr(self, spec.argument)
         return variable if quantizer is None else quantizer(_read(variable))
 
@@ -292,7 +323,9 @@ class QuantizerBase:
         quantized = {id(v): q for v, q in self._quantized_pairs()}
         for key, value in staged.items():
             if id(value) in quantized:
-                value = QuantizedWeight(value, quantized[id(value)]).numpy()
+                value = QuantizedWeight(value, quantized[id(value)])
+            if isinstance(value, QuantizedWeight):  # e.g. Keras' Conv reads `self.kernel`
+                value = value.numpy()
             store[key] = value
 
     # -- forward -------------------------------------------------------------------------

@@ -156,3 +156,28 @@ def test_export_does_not_touch_flip_ratio_metrics(tf):
     with context.quantized_scope(True):
         layer.get_weights()
     assert float(metric.count.numpy()) == count
+
+
+def test_layer_weight_attributes_read_quantized_in_scope(tf, model):
+    """As Larq's ``layer.kernel`` (a QuantizedVariable): quantized inside the scope, the latent
+    variable outside it; the forward pass quantizes once either way."""
+    from bnnstat import context
+
+    x = np.random.default_rng(9).normal(size=(2, 8, 8, 3)).astype("float32")
+    outside = model(x, training=False).numpy()
+    expected = dict(zip((w.path for w in model.weights), _expected(tf, model, True), strict=True))
+    separable = model.get_layer("separable")
+    with context.quantized_scope(True):
+        for layer, name in (
+            (model.get_layer("conv"), "kernel"),
+            (model.get_layer("depthwise"), "kernel"),
+            (separable, "depthwise_kernel"),
+            (separable, "pointwise_kernel"),
+            (model.get_layer("dense"), "kernel"),
+        ):
+            view = getattr(layer, name)
+            np.testing.assert_allclose(np.asarray(view), expected[view.path], rtol=1e-6)
+        np.testing.assert_allclose(model(x, training=False).numpy(), outside, rtol=1e-5, atol=1e-5)
+    kernel = model.get_layer("conv").kernel
+    assert kernel is model.get_layer("conv").weights[0]
+    assert not set(np.unique(kernel.numpy())) <= {-1.0, 1.0}
