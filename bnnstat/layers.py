@@ -199,6 +199,8 @@ class QuantizedWeight:
         self.quantizer = quantizer
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("latent_variable", "quantizer"):  # not set yet (copy, unpickling)
+            raise AttributeError(name)
         return getattr(self.latent_variable, name)
 
     @property

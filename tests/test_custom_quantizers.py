@@ -161,3 +161,28 @@ def test_smooth_weight_quantizer_gradient_matches_finite_differences(tf):
             numeric[index] += sign * float(loss()) / (2 * eps)
     layer.kernel.assign(kernel)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_quantizer_subclass_with_its_own_call(tf):
+    """Larq's way to write a quantizer class: subclass `Quantizer` and implement `call`."""
+    import copy
+
+    from bnnstat import context, layers, precision_of, quantizers
+
+    class Sign(quantizers.Quantizer):
+        precision = 1
+
+        def call(self, x):
+            return tf.sign(x)
+
+    layer = layers.QuantDense(
+        2, input_quantizer=Sign(), kernel_quantizer=Sign(), kernel_constraint="weight_clip"
+    )
+    x = np.array([[0.5, -2.0, 1.0]])
+    y = layer(x)
+    assert y.dtype == tf.float32 and precision_of(layer.kernel) == 1
+    np.testing.assert_allclose(y.numpy(), np.sign(x) @ np.sign(layer.kernel.numpy()), rtol=1e-6)
+    latent = layer.kernel.numpy()
+    with context.quantized_scope(True):
+        view = copy.copy(layer.kernel)
+        np.testing.assert_array_equal(np.asarray(view), np.sign(latent))
