@@ -260,3 +260,29 @@ def test_larq_quantizer_base_conv_pad_values(tf):
     np.testing.assert_array_equal(y[0, :, 0], [1.0, 0.0, 0.0, 0.0, 1.0])  # padded with ones
     assert layer.get_config()["pad_values"] == 1.0
     assert padded.from_config(layer.get_config()).pad_values == 1.0
+
+
+def test_float64_layer_quantizes_in_float64(tf):
+    """A float64 QuantDense with string quantizers: output, input and kernel gradients in
+    float64; 1 + 1e-12 lies outside ste_sign's clip range only at float64 precision."""
+    from bnnstat import layers
+
+    layer = layers.QuantDense(
+        1,
+        input_quantizer="ste_sign",
+        kernel_quantizer="ste_sign",
+        kernel_constraint="weight_clip",
+        use_bias=False,
+        dtype="float64",
+    )
+    layer.build((None, 2))
+    layer.kernel.assign(np.array([[1.0 + 1e-12], [0.5]]))
+    x = tf.constant([[1.0 + 1e-12, 0.25]], tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    grad_x, grad_kernel = tape.gradient(y, [x, layer.kernel])
+    assert y.dtype == tf.float64
+    np.testing.assert_array_equal(y.numpy(), [[2.0]])
+    np.testing.assert_array_equal(grad_x.numpy(), [[0.0, 1.0]])
+    np.testing.assert_array_equal(grad_kernel.numpy().ravel(), [0.0, 1.0])
