@@ -141,7 +141,7 @@ class _LayerAttribute:
         if self.quantizer_argument is not None and value is not None and context.should_quantize():
             quantizer = getattr(layer, self.quantizer_argument, None)
             if quantizer is not None:
-                return QuantizedWeight(value, quantizer)
+                return _view(layer, value, quantizer)
         return value
 
     def __set__(self, layer: Any, value: Any) -> None:
@@ -158,6 +158,16 @@ def _install_attribute(cls: type, name: str, quantizer_argument: str | None) -> 
         return
     fallback = inherited if hasattr(inherited, "__get__") else None
     setattr(cls, name, _LayerAttribute(name, fallback, quantizer_argument))
+
+
+def _view(layer: Any, variable: Any, quantizer: Any) -> QuantizedWeight:
+    """The layer's `QuantizedWeight` of `variable`: the same object on every read, so that code
+    comparing weights by identity (``w in layer.trainable_weights``) works inside the scope."""
+    views = layer.__dict__.setdefault("_bnnstat_quantized_views", {})  # bypasses tracking
+    view = views.get(id(variable))
+    if view is None or view.latent_variable is not variable or view.quantizer is not quantizer:
+        view = views[id(variable)] = QuantizedWeight(variable, quantizer)
+    return view
 
 
 def _raw(layer: Any, name: str) -> Any:
@@ -313,7 +323,7 @@ class QuantizerBase:
             return variables
         quantized = {id(v): q for v, q in self._quantized_pairs()}
         return [
-            QuantizedWeight(v, quantized[id(v)]) if id(v) in quantized else v for v in variables
+            _view(self, v, quantized[id(v)]) if id(v) in quantized else v for v in variables
         ]
 
     def save_own_variables(self, store: Any) -> None:

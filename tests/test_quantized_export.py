@@ -181,3 +181,18 @@ def test_layer_weight_attributes_read_quantized_in_scope(tf, model):
     kernel = model.get_layer("conv").kernel
     assert kernel is model.get_layer("conv").weights[0]
     assert not set(np.unique(kernel.numpy())) <= {-1.0, 1.0}
+
+
+def test_profile_inside_scope_sees_the_same_weights(tf, model):
+    """The inspector compares weights by identity (trainable or not): the views are stable."""
+    from bnnstat import context
+    from bnnstat.models import ModelProfile
+
+    outside = ModelProfile(model)
+    with context.quantized_scope(True):
+        conv = model.get_layer("conv")
+        assert conv.kernel is conv.kernel is conv.weights[0]
+        assert conv.weights[0] in conv.trainable_weights
+        inside = ModelProfile(model)
+    assert inside.generate_table() == outside.generate_table()
+    assert inside.weight_count(trainable=True) == outside.weight_count(trainable=True)
