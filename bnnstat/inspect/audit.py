@@ -56,6 +56,13 @@ RULES: dict[str, Rule] = {
     )
 }
 
+# Model-level findings (no layer to point at), kept apart from the per-layer rules above.
+MODEL_RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (Rule("BNN012", "info", "no quantized layer at all (nothing is binarized)"),)
+}
+FAIL_LEVELS = ("error", "warning", "info")
+
 KERNEL_WEIGHTS: dict[str, tuple[str, str]] = {
     # weight name -> (its quantizer argument, its constraint argument)
     "kernel": ("kernel_quantizer", "kernel_constraint"),
@@ -158,12 +165,15 @@ class AuditResult:
     budgets: tuple[BudgetCheck, ...] = ()
     findings: tuple[Finding, ...] = ()
     ignored: tuple[str, ...] = field(default=())
+    fail_on: str = "error"
 
     @property
     def passed(self) -> bool:
-        """All budgets hold and no error-level finding remains."""
+        """All budgets hold and no finding at or above the `fail_on` severity remains
+        (severities rank info < warning < error)."""
+        failing = FAIL_LEVELS[: FAIL_LEVELS.index(self.fail_on) + 1]
         return all(b.passed for b in self.budgets) and not any(
-            f.severity == "error" for f in self.findings
+            f.severity in failing for f in self.findings
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -192,7 +202,9 @@ def parse_size(text: str) -> int:
     """Parse a size such as ``2MiB``, ``500KiB``, ``1.5MB`` or ``1200`` (bytes) into bytes.
 
     Binary units (KiB, MiB, GiB) are powers of 1024, decimal ones (kB/KB, MB, GB) powers of 1000.
-    Fractional byte counts are rounded down. Anything else raises `BnnstatError`.
+    A number without a unit (or with ``B``) counts bytes and must be whole: ``1.5`` is refused
+    rather than silently becoming 1 byte. With a larger unit, a fractional byte count is rounded
+    down. Anything else raises `BnnstatError`.
     """
     match = _SIZE.match(text)
     if not match or match.group(2) not in _SIZE_UNITS:
@@ -201,7 +213,13 @@ def parse_size(text: str) -> int:
             f"invalid size {text!r}: expected a number with an optional unit ({units}), "
             "e.g. 2MiB or 500KiB"
         )
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    number, unit = match.groups()
+    if _SIZE_UNITS[unit] == 1 and "." in number:
+        raise BnnstatError(
+            f"invalid size {text!r}: a size in bytes (no unit, or B) must be a whole number; "
+            "use a unit for fractions, e.g. 1.5KiB"
+        )
+    return int(float(number) * _SIZE_UNITS[unit])
 
 
 def parse_ratio(text: str) -> float:
@@ -572,11 +590,33 @@ RULE_FUNCTIONS = (
 )
 
 
+def is_quantized(layer: LayerRecord) -> bool:
+    """True when any weight, input or quantizer of `layer` has a precision below 32 bits."""
+    precisions = [w.precision for w in layer.weights]
+    precisions += [layer.input_precision, *(q.precision for q in layer.quantizers.values())]
+    return any(p is not None and p < 32 for p in precisions)
+
+
+def rule_no_quantized_layer(record: ModelRecord) -> Iterable[Finding]:
+    """BNN012: not one layer quantizes anything, so a BNN audit has nothing to check."""
+    if not any(is_quantized(layer) for layer in record.walk()):
+        rule = MODEL_RULES["BNN012"]
+        yield Finding(
+            rule.code,
+            rule.severity,
+            None,
+            f"model {record.name!r} has no quantized layer: every weight and input is "
+            "full precision, so the BNN checks found nothing to check",
+            "use Quant* layers with input/kernel quantizers (e.g. ste_sign), or audit the "
+            "intended file",
+        )
+
+
 def find_problems(record: ModelRecord) -> list[Finding]:
     """Every best-practice finding for `record`, ordered by code then model order."""
     order = {layer.name: i for i, layer in enumerate(record.walk())}
     findings: list[Finding] = []
-    for rule in RULE_FUNCTIONS:
+    for rule in (*RULE_FUNCTIONS, rule_no_quantized_layer):
         for finding in rule(record):
             if finding not in findings:
                 findings.append(finding)
@@ -590,14 +630,18 @@ def audit(
     ignore: Iterable[str] = (),
     deployment: Any = None,
     extra_findings: Iterable[Finding] = (),
+    fail_on: str = "error",
 ) -> AuditResult:
     """Audit a model: budgets checked against its profile, best-practice findings on its record.
 
     `profile` is a `ModelProfile` or its JSON dict (`report.to_json`), or None when no budget
     other than the deployed size is checked. `deployment` (a `Deployment`) supplies
     ``total_bytes`` for ``max_deployed_size``; `extra_findings` (e.g. LCE rules) are merged in.
-    Codes in `ignore` are dropped (unknown codes raise `BnnstatError`).
+    Codes in `ignore` are dropped (unknown codes raise `BnnstatError`). The audit fails on a
+    broken budget or on a finding at or above `fail_on` (``"error"``, ``"warning"``, ``"info"``).
     """
+    if fail_on not in FAIL_LEVELS:
+        raise BnnstatError(f"unknown severity {fail_on!r} for fail_on; use one of {FAIL_LEVELS}")
     ignored = normalise_codes(ignore, known=extra_codes(extra_findings))
     budgets = budgets or Budgets()
     totals = _totals(profile) if budgets.any() else None
@@ -605,7 +649,9 @@ def audit(
     checks = check_budgets(budgets, totals, deployed)
     findings = [*find_problems(record), *extra_findings]
     kept = tuple(f for f in findings if f.code not in ignored)
-    return AuditResult(budgets=checks, findings=kept, ignored=tuple(sorted(ignored)))
+    return AuditResult(
+        budgets=checks, findings=kept, ignored=tuple(sorted(ignored)), fail_on=fail_on
+    )
 
 
 def extra_codes(findings: Iterable[Finding]) -> set[str]:
@@ -621,10 +667,11 @@ def normalise_codes(codes: Iterable[str], known: Iterable[str] = ()) -> set[str]
             if not code:
                 continue
             is_lce = re.fullmatch(r"LCE\d{3}", code) is not None
-            if code not in RULES and code not in known_codes and not is_lce:
+            known_here = code in RULES or code in MODEL_RULES or code in known_codes
+            if not known_here and not is_lce:
                 raise BnnstatError(
                     f"unknown audit code {raw!r} for --ignore; known codes: "
-                    + ", ".join(sorted(RULES))
+                    + ", ".join(sorted({*RULES, *MODEL_RULES}))
                 )
             result.add(code)
     return result
@@ -644,14 +691,29 @@ def _totals(profile: Any) -> Mapping[str, Any] | None:
 # Text rendering
 
 
-def _format_budget_value(name: str, value: float) -> str:
+def _format_budget_value(name: str, value: float, exact: bool = False) -> str:
+    """A budget's limit or actual value; `exact` adds the digits a rounded form hides."""
     if name in ("max_memory", "max_deployed_size"):
         from bnnstat.utils import memory_as_readable_str
 
-        return memory_as_readable_str(int(round(value * 8)))
+        readable = memory_as_readable_str(int(round(value * 8)))
+        if not exact or readable.endswith(" B"):
+            return readable
+        return f"{readable} = {value:,.{0 if float(value).is_integer() else 3}f} B"
     if name == "min_binarized_macs":
-        return f"{value:.4f}"
+        return repr(float(value)) if exact else f"{value:.4f}"
     return f"{int(value):,}"
+
+
+def format_budget(check: BudgetCheck) -> tuple[str, str]:
+    """(actual, limit) as text, with more digits when the short forms of two different values
+    would read the same (a failing 13,508-byte model against a 13,506-byte limit)."""
+    actual = _format_budget_value(check.name, check.actual)
+    limit = _format_budget_value(check.name, check.limit)
+    if actual == limit and check.actual != check.limit:
+        actual = _format_budget_value(check.name, check.actual, exact=True)
+        limit = _format_budget_value(check.name, check.limit, exact=True)
+    return actual, limit
 
 
 def render_text(result: AuditResult, source: str) -> str:
@@ -662,10 +724,8 @@ def render_text(result: AuditResult, source: str) -> str:
         for check in result.budgets:
             relation = ">=" if check.name.startswith("min_") else "<="
             status = "PASS" if check.passed else "FAIL"
-            lines.append(
-                f"  {status}  {check.name:<19} {_format_budget_value(check.name, check.actual)} "
-                f"(limit {relation} {_format_budget_value(check.name, check.limit)})"
-            )
+            actual, limit = format_budget(check)
+            lines.append(f"  {status}  {check.name:<19} {actual} (limit {relation} {limit})")
     if result.findings:
         lines.append("findings:")
         for finding in result.findings:
@@ -679,8 +739,9 @@ def render_text(result: AuditResult, source: str) -> str:
         s: sum(f.severity == s for f in result.findings) for s in ("error", "warning", "info")
     }
     verdict = "PASSED" if result.passed else "FAILED"
+    strict = "" if result.fail_on == "error" else f"; failing on {result.fail_on} and above"
     lines.append(
         f"result: {verdict} ({broken} budget(s) broken, {counts['error']} error(s), "
-        f"{counts['warning']} warning(s), {counts['info']} info)"
+        f"{counts['warning']} warning(s), {counts['info']} info{strict})"
     )
     return "\n".join(lines)
