@@ -459,3 +459,114 @@ def test_larq_keras2_file_with_known_flips(larq_fixtures, tmp_path):
         ("qconv_4", 0),
     ]
     assert result.total.total == 175232  # Larq's count of 1-bit parameters for this model
+
+
+# ------------------------------------------------------------------ restarts, sub-epoch sums
+
+
+def _jsonl(path, rows):
+    path.write_text(
+        "".join(
+            json.dumps({"epoch": e, "step": s, "layer": n, "flipped": f, "total": t}) + "\n"
+            for e, s, n, f, t in rows
+        )
+    )
+    return path
+
+
+# Two epoch-level runs appended to one file: the second run starts again at epoch 0, step 4.
+RESTARTED = [
+    (0, 4, "qa", 60, 100), (0, 4, "qb", 10, 50), (1, 8, "qa", 40, 100), (1, 8, "qb", 5, 50),
+    (0, 4, "qa", 53, 100), (0, 4, "qb", 20, 50), (1, 8, "qa", 7, 100), (1, 8, "qb", 1, 50),
+]  # fmt: skip
+
+
+def test_log_with_a_restart_is_split_into_runs(tmp_path):
+    result = fl.log_flips(_jsonl(tmp_path / "two_runs.jsonl", RESTARTED))
+    assert result.runs == 2 and not result.sub_epoch
+    assert [(e.run, e.epoch, [(x.flipped, x.total) for x in e.layers]) for e in result.epochs] == [
+        (1, 0, [(60, 100), (10, 50)]),
+        (1, 1, [(40, 100), (5, 50)]),
+        (2, 0, [(53, 100), (20, 50)]),
+        (2, 1, [(7, 100), (1, 50)]),
+    ]
+    assert max(x.ratio for e in result.epochs for x in e.layers) <= 1  # 113/100 before the split
+    assert set(result.series()) == {"qa (run 1)", "qb (run 1)", "qa (run 2)", "qb (run 2)"}
+    text = CliRunner().invoke(main, ["flips", str(tmp_path / "two_runs.jsonl")])
+    assert text.exit_code == 0
+    assert ["2", "0", "0.5300", "0.4000", f"{73 / 150:.4f}"] in [
+        line.split() for line in text.output.splitlines()
+    ]
+    assert "holds 2 runs" in text.output and "share of binary weights" in text.output
+    data = json.loads(
+        CliRunner().invoke(main, ["flips", str(tmp_path / "two_runs.jsonl"), "--format", "json"])
+        .output
+    )
+    assert data["runs"] == 2 and data["sub_epoch"] is False
+    assert [(e["run"], e["epoch"], e["records"]) for e in data["epochs"]] == [
+        (1, 0, 1), (1, 1, 1), (2, 0, 1), (2, 1, 1),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rows, runs",
+    [
+        # a restart that reaches the same step again: the layer repeats at one (epoch, step)
+        ([(0, 4, "qa", 1, 10), (0, 4, "qa", 2, 10)], 2),
+        # the epoch goes back while the step goes on (a second fit() with the same callback)
+        ([(2, 30, "qa", 1, 10), (0, 40, "qa", 2, 10)], 2),
+        # sub-epoch records of one run: steps and epochs only grow
+        ([(0, 10, "qa", 1, 10), (0, 20, "qa", 2, 10), (1, 30, "qa", 3, 10)], 1),
+        # end-of-epoch records without a step (older logs)
+        ([(0, None, "qa", 1, 10), (1, None, "qa", 2, 10), (0, None, "qa", 3, 10)], 2),
+    ],
+)
+def test_split_runs(rows, runs):
+    entries = [fl.LogEntry(e, s, n, f, t, f / t) for e, s, n, f, t in rows]
+    assert len(fl.split_runs(entries)) == runs
+    assert sum(len(run) for run in fl.split_runs(entries)) == len(entries)
+
+
+def test_sub_epoch_logs_say_what_their_values_are(tmp_path):
+    result = fl.log_flips(_write_log(tmp_path / "steps.jsonl", "jsonl"))
+    assert result.runs == 1 and result.sub_epoch
+    assert [e.records for e in result.epochs] == [2, 1]
+    text = fl.render_log(result)
+    assert "sub-epoch sums" in text and "flip events per binary weight" in text
+    assert "Run" not in text.splitlines()[1]
+
+
+def test_real_log_with_a_restart_never_reports_a_share_above_one(tf, tmp_path):
+    """Two real runs appended to one log (a restart with FlipStatistics(append=True)): the
+    second run's records are counted on their own, matching the sign changes of its own
+    epochs."""
+    import keras
+
+    import bnnstat as lq
+
+    keras.utils.set_random_seed(3)
+    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, name="stem"),
+            lq.layers.QuantDense(8, use_bias=False, name="qa", **binary),
+            keras.layers.Dense(1, name="head"),
+        ]
+    )
+    model.compile(optimizer=lq.optimizers.Bop(threshold=1e-9, gamma=0.9), loss="mse")
+    rng = np.random.default_rng(2)
+    x, y = rng.random((16, 6)), rng.random((16, 1))
+    log = tmp_path / "restarted.csv"
+    kernels = [np.array(model.get_layer("qa").kernel)]
+    for _ in range(2):  # each fit() is a fresh process's callback: steps restart at 0
+        callback = lq.callbacks.FlipStatistics(log, append=True)
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[callback])
+        kernels.append(np.array(model.get_layer("qa").kernel))
+    result = fl.log_flips(log)
+    assert result.runs == 2 and [e.epoch for e in result.epochs] == [0, 1, 0, 1]
+    assert all(0 <= x.ratio <= 1 for e in result.epochs for x in e.layers)
+    per_run = [sum(e.layers[0].flipped for e in result.epochs if e.run == r) for r in (1, 2)]
+    # per run, the epochs' flips are at least the net sign changes over that run
+    for run, (before, after) in enumerate(zip(kernels, kernels[1:], strict=False)):
+        assert per_run[run] >= fl.sign_flips(before, after)

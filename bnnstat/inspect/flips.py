@@ -7,7 +7,13 @@ from Bop's optimizer state.
   Weight values are read with h5py only (read-only; no TensorFlow, nothing in the file executed).
 - **Logs** written by `bnnstat.callbacks.FlipStatistics` (JSON lines or CSV with the fields
   ``epoch, step, layer, flipped, total, ratio``): per epoch and layer, flipped is summed over the
-  epoch's records and the ratio is ``flipped / total`` (flip events per binary weight).
+  epoch's records and the ratio is ``flipped / total``. A log may hold several runs (``append=True``
+  after a restart): a run ends where the step counter (or the epoch) goes back or a layer repeats
+  at the same step, and each run is aggregated on its own, so two runs' epoch 0 never add up.
+  With one record per layer and epoch the ratio is the share of binary weights whose sign changed
+  over the epoch (at most 1). With several (``every_n_steps``) it is a sum of sub-epoch shares:
+  flip events per binary weight, where a weight that flips and flips back counts twice; it can
+  exceed the epoch-level share of the same run and, in principle, 1.
 - **Bop state**: Bop flips \\(w\\) when \\(w \\cdot m > \\tau\\) (threshold), so
   \\(|m| / \\tau\\) tells how close each weight is to flipping: at or above 1 it flips as soon as
   \\(m\\) has the sign of \\(w\\).
@@ -93,10 +99,13 @@ class CheckpointFlips:
 
 @dataclass(frozen=True)
 class EpochFlips:
-    """Flips of one epoch of a log, per layer."""
+    """Flips of one epoch of a log, per layer: `records` is the most records one layer has in
+    the epoch (1 for an epoch-level log), `run` the run of the log it belongs to (from 1)."""
 
     epoch: int
     layers: tuple[LayerFlips, ...]
+    records: int = 1
+    run: int = 1
 
     @property
     def total(self) -> LayerFlips:
@@ -105,18 +114,33 @@ class EpochFlips:
 
 @dataclass(frozen=True)
 class LogFlips:
-    """A `FlipStatistics` log, aggregated per epoch."""
+    """A `FlipStatistics` log, aggregated per run and epoch (epochs in log order)."""
 
     source: str
     layers: tuple[str, ...]
     epochs: tuple[EpochFlips, ...]
 
+    @property
+    def runs(self) -> int:
+        """How many training runs the log holds (restarts appended to one file)."""
+        return max((e.run for e in self.epochs), default=1)
+
+    @property
+    def sub_epoch(self) -> bool:
+        """True when some epoch sums several records of a layer (``every_n_steps``): the ratios
+        then count flip events per binary weight rather than a share of weights."""
+        return any(e.records > 1 for e in self.epochs)
+
     def series(self) -> dict[str, list[tuple[float, float]]]:
-        """`{layer: [(epoch, ratio), ...]}` for plotting."""
-        result: dict[str, list[tuple[float, float]]] = {name: [] for name in self.layers}
+        """`{layer: [(epoch, ratio), ...]}` for plotting; with several runs one line per run and
+        layer, named ``"layer (run k)"``."""
+        result: dict[str, list[tuple[float, float]]] = {}
+        if self.runs == 1:
+            result = {name: [] for name in self.layers}
         for epoch in self.epochs:
             for entry in epoch.layers:
-                result[entry.layer].append((epoch.epoch, entry.ratio))
+                key = entry.layer if self.runs == 1 else f"{entry.layer} (run {epoch.run})"
+                result.setdefault(key, []).append((epoch.epoch, entry.ratio))
         return result
 
     def to_json(self) -> dict[str, Any]:
@@ -124,9 +148,13 @@ class LogFlips:
             "kind": "log",
             "source": self.source,
             "layers": list(self.layers),
+            "runs": self.runs,
+            "sub_epoch": self.sub_epoch,
             "epochs": [
                 {
+                    "run": e.run,
                     "epoch": e.epoch,
+                    "records": e.records,
                     "layers": [x.to_json() for x in e.layers],
                     "flipped": e.total.flipped,
                     "total": e.total.total,
@@ -470,24 +498,57 @@ def read_log(path: str | Path) -> list[LogEntry]:
     return entries
 
 
-def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlips:
-    """Per epoch and layer: flipped summed over the epoch's records, total = the layer's binary
-    weight count (largest seen in the epoch)."""
-    layers: list[str] = []
-    per_epoch: dict[int, dict[str, list[int]]] = {}
+def split_runs(entries: Sequence[LogEntry]) -> list[list[LogEntry]]:
+    """Cut a log into training runs.
+
+    `FlipStatistics` numbers steps from 0 in every new callback, and one record batch shares its
+    epoch and step. So a new run starts at a record whose step or epoch is lower than the
+    previous record's, or whose layer already has a record at the same epoch and step (a
+    restart that reached the same step again).
+    """
+    runs: list[list[LogEntry]] = []
+    previous: LogEntry | None = None
+    seen_here: set[str] = set()  # layers recorded at the current (epoch, step)
     for entry in entries:
-        if entry.layer not in layers:
-            layers.append(entry.layer)
-        counts = per_epoch.setdefault(entry.epoch, {}).setdefault(entry.layer, [0, 0])
-        counts[0] += entry.flipped
-        counts[1] = max(counts[1], entry.total)
-    epochs = tuple(
-        EpochFlips(
-            epoch, tuple(LayerFlips(name, *by_layer[name]) for name in layers if name in by_layer)
-        )
-        for epoch, by_layer in sorted(per_epoch.items())
-    )
-    return LogFlips(source, tuple(layers), epochs)
+        restart = previous is None
+        if previous is not None:
+            went_back = entry.epoch < previous.epoch or (
+                entry.step is not None and previous.step is not None and entry.step < previous.step
+            )
+            same_point = (entry.epoch, entry.step) == (previous.epoch, previous.step)
+            restart = went_back or (same_point and entry.layer in seen_here)
+            if not same_point:
+                seen_here = set()
+        if restart:
+            runs.append([])
+            seen_here = set()
+        runs[-1].append(entry)
+        seen_here.add(entry.layer)
+        previous = entry
+    return runs
+
+
+def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlips:
+    """Per run (see `split_runs`), epoch and layer: flipped summed over the epoch's records,
+    total = the layer's binary weight count (largest seen in the epoch)."""
+    layers: list[str] = []
+    epochs: list[EpochFlips] = []
+    for run, run_entries in enumerate(split_runs(entries), start=1):
+        per_epoch: dict[int, dict[str, list[int]]] = {}
+        for entry in run_entries:
+            if entry.layer not in layers:
+                layers.append(entry.layer)
+            counts = per_epoch.setdefault(entry.epoch, {}).setdefault(entry.layer, [0, 0, 0])
+            counts[0] += entry.flipped
+            counts[1] = max(counts[1], entry.total)
+            counts[2] += 1
+        for epoch, by_layer in sorted(per_epoch.items()):
+            flips = tuple(
+                LayerFlips(name, *by_layer[name][:2]) for name in layers if name in by_layer
+            )
+            records = max(counts[2] for counts in by_layer.values())
+            epochs.append(EpochFlips(epoch, flips, records=records, run=run))
+    return LogFlips(source, tuple(layers), tuple(epochs))
 
 
 def log_flips(path: str | Path) -> LogFlips:
@@ -517,16 +578,36 @@ def render_checkpoints(result: CheckpointFlips) -> str:
 def render_log(result: LogFlips) -> str:
     from tabulate import tabulate
 
+    several = result.runs > 1
     rows = []
     for epoch in result.epochs:
         ratios = {x.layer: f"{x.ratio:.4f}" for x in epoch.layers}
-        rows.append(
-            [epoch.epoch, *(ratios.get(n, "-") for n in result.layers), f"{epoch.total.ratio:.4f}"]
-        )
+        row = [epoch.epoch, *(ratios.get(n, "-") for n in result.layers)]
+        row.append(f"{epoch.total.ratio:.4f}")
+        rows.append([epoch.run, *row] if several else row)
+    headers = ["Epoch", *result.layers, "All"]
     table = tabulate(
-        rows, headers=["Epoch", *result.layers, "All"], tablefmt="simple", disable_numparse=True
+        rows,
+        headers=["Run", *headers] if several else headers,
+        tablefmt="simple",
+        disable_numparse=True,
     )
-    return f"Flip ratio per epoch ({result.source})\n{table}"
+    if result.sub_epoch:
+        most = max(e.records for e in result.epochs)
+        meaning = (
+            "flip events per binary weight. The records are sub-epoch sums: an epoch adds up to "
+            f"{most} records per layer (every_n_steps), so a weight that flips and flips back "
+            "counts each time; an epoch-level log of the same run can show less."
+        )
+    else:
+        meaning = "share of binary weights whose sign changed over the epoch (one record each)."
+    notes = [f"Values: {meaning}"]
+    if several:
+        notes.append(
+            f"The log holds {result.runs} runs (the step counter goes back where training "
+            "restarted, e.g. FlipStatistics(append=True)); each run is counted on its own."
+        )
+    return f"Flip ratio per epoch ({result.source})\n{table}\n" + "\n".join(notes)
 
 
 def render_bop_state(result: BopState) -> str:
