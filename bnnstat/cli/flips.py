@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bnnstat.cli._common import emit, output_option, reports_user_errors
+from bnnstat.cli._progress import Progress
 from bnnstat.errors import BnnstatError
 
 
@@ -68,10 +69,16 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
         if plot_path is not None:
             from bnnstat import plots
 
-            figure = plots.plot_flip_ratios(
-                result.series(), f"Flip ratio per epoch: {paths[0].name}"
-            )
-            plots.save_figure(figure, plot_path)
+            with Progress() as progress:
+                progress.update(f"plotting {plot_path}")
+                figure = plots.plot_flip_ratios(
+                    result.series(),
+                    f"Flip ratio per epoch: {paths[0].name}",
+                    ylabel="flip events per binary weight"
+                    if result.sub_epoch
+                    else "share of binary weights flipped",
+                )
+                plots.save_figure(figure, plot_path)
     else:
         raise BnnstatError("give two checkpoints, one FlipStatistics log, or one .keras file")
     emit(json.dumps(result.to_json(), indent=2) if fmt == "json" else text, output)
@@ -96,4 +103,6 @@ def _save_threshold_plot(fl: object, model_path: Path, plot_path: Path) -> None:
     from bnnstat import plots
 
     ratios = fl.bop_ratios(model_path)  # type: ignore[attr-defined]
-    plots.save_figure(plots.plot_threshold_ratios(ratios), plot_path)
+    with Progress() as progress:
+        progress.update(f"plotting {plot_path}")
+        plots.save_figure(plots.plot_threshold_ratios(ratios), plot_path)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bnnstat.cli._common import import_tensorflow_quietly, reports_user_errors
+from bnnstat.cli._progress import Progress
 from bnnstat.errors import BnnstatError
 
 # Every name `bnnstat.quantizers.get` resolves to a quantizer that can be built without
@@ -88,9 +89,14 @@ def quantizer(
     for name in chosen:
         check_quantizer_name(name)
     _check_range(x_range)
-    import_tensorflow_quietly()
-    figure = plots.plot_quantizer(chosen, x_range=x_range, overlay=overlay)
-    plots.save_figure(figure, output)
+    with Progress() as progress:
+        progress.update("importing TensorFlow")
+        import_tensorflow_quietly()
+        figure = plots.plot_quantizer(
+            chosen, x_range=x_range, overlay=overlay, progress=progress.update
+        )
+        progress.update(f"writing {output}")
+        plots.save_figure(figure, output)
     click.echo(f"wrote {output} ({len(chosen)} quantizer(s))")
 
 
@@ -111,8 +117,13 @@ def model(path: Path, output: Path) -> None:
     from bnnstat.inspect import file_reader, profile, report
 
     _check_output(output)
-    profile_json = report.to_json(profile.profile(file_reader.read(path)))
-    plots.save_figure(plots.plot_model(profile_json, title=path.name), output)
+    with Progress() as progress:
+        progress.update(f"reading {path.name}")
+        profile_json = report.to_json(profile.profile(file_reader.read(path)))
+        progress.update("drawing the figure")
+        figure = plots.plot_model(profile_json, title=path.name)
+        progress.update(f"writing {output}")
+        plots.save_figure(figure, output)
     click.echo(f"wrote {output}")
 
 
