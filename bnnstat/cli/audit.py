@@ -78,6 +78,22 @@ def expand_ignore(args: list[str]) -> list[str]:
     return result
 
 
+def complete_code(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of --ignore: the audit codes with their titles."""
+    from click.shell_completion import CompletionItem
+
+    from bnnstat.inspect.audit import MODEL_RULES, RULES
+
+    rules = {**RULES, **MODEL_RULES}
+    return [
+        CompletionItem(code, help=rule.title)
+        for code, rule in sorted(rules.items())
+        if code.startswith(incomplete.upper())
+    ]
+
+
 @click.command(
     cls=_AuditCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -113,6 +129,7 @@ def expand_ignore(args: list[str]) -> list[str]:
     "ignore",
     multiple=True,
     metavar="CODE...",
+    shell_complete=complete_code,
     help="Drop findings with these codes: --ignore BNN003 BNN005, --ignore BNN003,BNN005 or "
     "--ignore BNN003 --ignore BNN005.",
 )

@@ -40,6 +40,24 @@ _OUTPUT = click.option(
 )
 
 
+def complete_quantizer(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of NAME: Larq's aliases first, then class names (no TensorFlow)."""
+    from click.shell_completion import CompletionItem
+
+    from bnnstat.plots import BUILTIN_QUANTIZERS
+
+    aliases = list(BUILTIN_QUANTIZERS)
+    others = sorted(PLOTTABLE_QUANTIZERS - set(aliases))
+    taken = set(ctx.params.get("names") or ())
+    return [
+        CompletionItem(name)
+        for name in (*aliases, *others)
+        if name.startswith(incomplete) and name not in taken
+    ]
+
+
 @click.group()
 def plot() -> None:
     """Plot quantizers (forward and pseudo-gradient) or a model's cost by precision."""
@@ -54,7 +72,7 @@ def plot() -> None:
         "  bnnstat plot quantizer ste_tern --range -3 3 -o ternary.pdf"
     ),
 )
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_quantizer)
 @_OUTPUT
 @click.option("--all", "all_builtins", is_flag=True, help="Plot every built-in quantizer.")
 @click.option(
