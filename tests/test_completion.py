@@ -33,7 +33,7 @@ def test_quantizer_names_complete():
 
 
 def test_commands_options_and_codes_complete():
-    assert _complete([], "") == ["summary", "plot", "flips", "audit"]
+    assert _complete([], "") == ["summary", "diff", "plot", "flips", "audit"]
     assert _complete(["plot"], "") == ["model", "quantizer"]
     assert set(_complete(["audit", "m.h5", "--ignore"], "bnn01")) == {"BNN010", "BNN011", "BNN012"}
     assert _complete(["audit", "m.h5", "--ignore"], "") == sorted({*RULES, *MODEL_RULES})

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, import_tensorflow_quietly, output_option, reports_user_errors
+from bnnstat.cli._common import (
+    emit,
+    expand_paths,
+    import_tensorflow_quietly,
+    output_option,
+    reports_user_errors,
+)
 from bnnstat.errors import BnnstatError
 
 ENGINES = ("static", "keras")
@@ -45,18 +51,29 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
     return dataclasses.replace(record(load_model(path)), source=str(path))
 
 
+class _SummaryCommand(click.Command):
+    """Shows ``PATH...`` in the usage line; errors keep naming the argument ``'PATH'``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [p + "..." if p == "PATH" else p for p in super().collect_usage_pieces(ctx)]
+
+
 @click.command(
     "summary",
+    cls=_SummaryCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=(
         "Examples:\n\n"
         "  bnnstat summary model.h5\n\n"
         "  bnnstat summary model.keras --format json --output profile.json\n\n"
-        "  bnnstat summary zoo_model.h5 --precision my_sign=1 --target lce"
+        "  bnnstat summary zoo_model.h5 --precision my_sign=1 --target lce\n\n"
+        "  bnnstat summary checkpoints/*.keras --compare --target lce"
     ),
 )
 # No click-side existence checks: the reader's own one-line message names the problem.
-@click.argument("path", type=click.Path(path_type=Path), metavar="PATH")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH"
+)
 @click.option(
     "--format",
     "fmt",
@@ -95,9 +112,17 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
     help="Add the predicted deployed view: per-layer bytes after Larq Compute Engine "
     "conversion, predicted .tflite size, share of binary MACs run as packed ops.",
 )
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="One side-by-side table of the files' totals (params by bit width, memory, MACs by "
+    "precision, binarized MAC ratio, BOPs; predicted size with --target) instead of a report "
+    "per file.",
+)
 @reports_user_errors
 def summary(
-    path: Path,
+    paths: tuple[Path, ...],
+    compare: bool,
     fmt: str,
     no_macs: bool,
     output: Path | None,
@@ -105,15 +130,35 @@ def summary(
     precision: tuple[str, ...],
     target: str | None,
 ) -> None:
-    """Parameters, memory and MACs by precision of the model saved at PATH (.h5 or .keras).
+    """Parameters, memory and MACs by precision of each model saved at PATH (.h5 or .keras).
 
     The numbers are exactly those of larq.models.summary; bnnstat's extensions (MACs of more
     layer types, bit operations, activation memory, a note for every '?') follow, marked.
+    Several files (or a quoted glob) give one report each, or one table with --compare.
     """
-    from bnnstat.inspect import profile as profiling
-    from bnnstat.inspect import report
+    from bnnstat.inspect import compare as comparing
+    from bnnstat.inspect import compare_report, report
 
     overrides = parse_precision(precision)
-    record = read_record(path, engine, overrides)
-    model_profile = profiling.profile(record, target=target)
-    emit(report.render(model_profile, fmt, include_macs=not no_macs), output)
+    files = expand_paths(paths)
+    analyses = [analyze_file(path, engine, overrides, target) for path in files]
+    if compare:
+        totals = [comparing.model_totals(p, d) for p, d in analyses]
+        text = compare_report.render_comparison(totals, fmt, include_macs=not no_macs)
+    else:
+        text = compare_report.render_each(
+            [
+                (str(path), report.render(p, fmt, include_macs=not no_macs))
+                for path, (p, _) in zip(files, analyses, strict=True)
+            ],
+            fmt,
+        )
+    emit(text, output)
+
+
+def analyze_file(path: Path, engine: str, precision: dict[str, int], target: str | None):  # noqa: ANN201
+    """(profile, deployment or None) of the model file at `path`."""
+    from bnnstat.inspect import profile as profiling
+
+    model_profile = profiling.profile(read_record(path, engine, precision), target=target)
+    return model_profile, model_profile.deployment
