@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -363,29 +364,129 @@ def _pick(
     return array
 
 
-def binary_weight_values(path: str | Path) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
-    """The model record of `path` and the values of its binary (precision-1) weights."""
+def checkpoint_record(path: str | Path, model: str | Path | None = None) -> ModelRecord:
+    """The architecture (and precisions) that apply to checkpoint `path`: read from `model`
+    when given, else from `path` itself, which then must hold a model config."""
     from bnnstat.inspect import reader
 
+    if model is not None:
+        return reader.read(Path(model))
+    try:
+        return reader.read(Path(path))
+    except BnnstatError as error:
+        if "no model config" not in str(error):
+            raise
+        raise BnnstatError(
+            f"{path}: a weights-only checkpoint (no model config); give the model it belongs to "
+            "with --model FILE"
+        ) from None
+
+
+def binary_weight_values(
+    path: str | Path, model: str | Path | None = None
+) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
+    """The model record of `path` (or of `model`, for a weights-only checkpoint) and the values
+    of `path`'s binary (precision-1) weights, matched to the record's layers by name."""
     path = Path(path)
-    record = reader.read(path)
+    record = checkpoint_record(path, model)
     return record, _binary_weights(path, record, read_weight_values(path))
 
 
-def compare_checkpoints(before: str | Path, after: str | Path) -> CheckpointFlips:
+def compare_checkpoints(
+    before: str | Path, after: str | Path, model: str | Path | None = None
+) -> CheckpointFlips:
     """Sign flips per binary layer between two saved checkpoints of the same model.
 
     "Same model" means the same layer classes with the same weight shapes, in the same order;
     layer names may differ (Keras numbers auto-named layers per process) and the report uses the
-    names in `before`.
+    names in `before`. With `model`, both may be weights-only files (``save_weights``,
+    ``ModelCheckpoint(save_weights_only=True)``): `model` supplies the architecture and the
+    precisions, and the weights are matched to its layers by name.
     """
-    record_a, weights_a = binary_weight_values(before)
-    record_b, weights_b = binary_weight_values(after)
-    _same_architecture(Path(before), Path(after), record_a, record_b)
+    record_a, weights_a = binary_weight_values(before, model)
+    record_b, weights_b = binary_weight_values(after, model)
+    return _pair_flips(Path(before), Path(after), (record_a, weights_a), (record_b, weights_b))
+
+
+def _pair_flips(
+    before: Path,
+    after: Path,
+    side_a: tuple[ModelRecord, dict[str, list[np.ndarray]]],
+    side_b: tuple[ModelRecord, dict[str, list[np.ndarray]]],
+) -> CheckpointFlips:
+    (record_a, weights_a), (record_b, weights_b) = side_a, side_b
+    _same_architecture(before, after, record_a, record_b)
     if not weights_a:
         raise BnnstatError(f"{before}: no binary (precision-1) weights to compare")
     renamed = dict(zip(weights_a, weights_b.values(), strict=True))
     return count_flips(weights_a, renamed, str(before), str(after))
+
+
+@dataclass(frozen=True)
+class CheckpointSeries:
+    """Sign flips between each consecutive pair of a series of checkpoints (in the given order).
+
+    `positions` places each pair on the x axis of a plot: the number in the later file's name
+    (``epoch_07.keras`` -> 7) when every file name holds one and they increase, else 1, 2, ...
+    """
+
+    checkpoints: tuple[str, ...]
+    pairs: tuple[CheckpointFlips, ...]
+    positions: tuple[int, ...]
+    numbered: bool
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(x.layer for x in self.pairs[0].layers) if self.pairs else ()
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        """`{layer: [(position, ratio), ...]}` for plotting."""
+        result: dict[str, list[tuple[float, float]]] = {name: [] for name in self.layers}
+        for position, pair in zip(self.positions, self.pairs, strict=True):
+            for entry in pair.layers:
+                result[entry.layer].append((position, entry.ratio))
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "checkpoint_series",
+            "checkpoints": list(self.checkpoints),
+            "layers": list(self.layers),
+            "pairs": [
+                {"position": position, **pair.to_json()}
+                for position, pair in zip(self.positions, self.pairs, strict=True)
+            ],
+        }
+
+
+def _number_in_name(path: Path) -> int | None:
+    digits = re.findall(r"\d+", path.name.split(".")[0])
+    return int(digits[-1]) if digits else None
+
+
+def checkpoint_series(
+    paths: Sequence[str | Path], model: str | Path | None = None
+) -> CheckpointSeries:
+    """Flips per binary layer between checkpoints 1 and 2, 2 and 3, ... (each file read once).
+    All must hold the same architecture; with `model`, they may be weights-only files."""
+    files = [Path(p) for p in paths]
+    if len(files) < 2:
+        raise BnnstatError("a checkpoint series needs at least two files")
+    shared = None if model is None else checkpoint_record(files[0], model)
+    sides = []
+    for path in files:
+        record = shared if shared is not None else checkpoint_record(path)
+        sides.append((record, _binary_weights(path, record, read_weight_values(path))))
+    pairs = tuple(
+        _pair_flips(files[k], files[k + 1], sides[k], sides[k + 1]) for k in range(len(files) - 1)
+    )
+    numbers = [_number_in_name(path) for path in files]
+    numbered = all(n is not None for n in numbers) and all(
+        a < b
+        for a, b in zip(numbers, numbers[1:], strict=False)  # type: ignore[operator]
+    )
+    positions = tuple(numbers[1:]) if numbered else tuple(range(1, len(files)))
+    return CheckpointSeries(tuple(map(str, files)), pairs, positions, numbered)  # type: ignore[arg-type]
 
 
 def _same_architecture(a: Path, b: Path, record_a: ModelRecord, record_b: ModelRecord) -> None:
@@ -552,6 +653,28 @@ def render_checkpoints(result: CheckpointFlips) -> str:
         disable_numparse=True,
     )
     return f"Sign flips from {result.before} to {result.after}\n{table}"
+
+
+def render_series(result: CheckpointSeries) -> str:
+    """One row per consecutive pair: the share of each layer's binary weights whose sign
+    changed from one checkpoint to the next, and of all of them."""
+    from tabulate import tabulate
+
+    rows = []
+    for position, pair in zip(result.positions, result.pairs, strict=True):
+        ratios = [f"{x.ratio:.4f}" for x in pair.layers]
+        names = f"{Path(pair.before).name} -> {Path(pair.after).name}"
+        rows.append([position, names, *ratios, f"{pair.total.ratio:.4f}"])
+    table = tabulate(
+        rows,
+        headers=["#" if not result.numbered else "At", "Checkpoints", *result.layers, "All"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
+    return (
+        f"Sign flip ratio between consecutive checkpoints ({len(result.checkpoints)} files)\n"
+        f"{table}"
+    )
 
 
 def render_log(result: LogFlips) -> str:
