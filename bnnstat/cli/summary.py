@@ -71,9 +71,7 @@ class _SummaryCommand(click.Command):
     ),
 )
 # No click-side existence checks: the reader's own one-line message names the problem.
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH"
-)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH")
 @click.option(
     "--format",
     "fmt",
@@ -113,6 +111,12 @@ class _SummaryCommand(click.Command):
     "conversion, predicted .tflite size, share of binary MACs run as packed ops.",
 )
 @click.option(
+    "--larq-only",
+    is_flag=True,
+    help="Exactly Larq's two tables (larq.models.summary), without bnnstat's extensions and "
+    "notes (table and markdown formats).",
+)
+@click.option(
     "--compare",
     is_flag=True,
     help="One side-by-side table of the files' totals (params by bit width, memory, MACs by "
@@ -122,6 +126,7 @@ class _SummaryCommand(click.Command):
 @reports_user_errors
 def summary(
     paths: tuple[Path, ...],
+    larq_only: bool,
     compare: bool,
     fmt: str,
     no_macs: bool,
@@ -140,6 +145,11 @@ def summary(
     from bnnstat.inspect import compare_report, report
 
     overrides = parse_precision(precision)
+    if larq_only and (compare or target is not None):
+        option = "--compare" if compare else "--target"
+        raise BnnstatError(f"--larq-only prints exactly Larq's two tables; drop {option}")
+    if larq_only and fmt not in ("table", "markdown"):
+        raise BnnstatError(f"--larq-only applies to --format table or markdown, not {fmt}")
     files = expand_paths(paths)
     analyses = [analyze_file(path, engine, overrides, target) for path in files]
     if compare:
@@ -148,7 +158,7 @@ def summary(
     else:
         text = compare_report.render_each(
             [
-                (str(path), report.render(p, fmt, include_macs=not no_macs))
+                (str(path), report.render(p, fmt, not no_macs, larq_only))
                 for path, (p, _) in zip(files, analyses, strict=True)
             ],
             fmt,

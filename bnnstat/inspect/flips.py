@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import catalog
 from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.utils import as_given
 
 if TYPE_CHECKING:
     import numpy as np
@@ -826,7 +827,8 @@ def _bop_config(path: Path) -> tuple[str, float]:
             f"{path}: Bop threshold is a schedule ({threshold!r}); only a fixed threshold "
             "can be reported"
         )
-    return str(found.get("name", "Bop")), float(threshold)
+    # files saved before get_config wrote values as given hold the float32 reading
+    return str(found.get("name", "Bop")), as_given(threshold)
 
 
 def _find_bop(value: Any) -> Mapping[str, Any] | None:
