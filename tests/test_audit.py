@@ -479,15 +479,17 @@ def test_cli_bad_files_exit_2(tmp_path):
 
 
 def test_cli_target_lce_uses_lce_rules(monkeypatch):
+    from bnnstat.inspect import analysis
     from bnnstat.inspect.deployment import Deployment
 
     fake = types.ModuleType("bnnstat.inspect.lce")
-    fake.predict = lambda record: Deployment("lce", True, (), 12345, 0.9, ())
+    fake.predict = lambda record, profile: Deployment("lce", True, (), 12345, 0.9, ())
     fake.findings = lambda record, deployment: [
         Finding("LCE001", "error", record.layers[1].name, "cannot convert", "do something")
     ]
     monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", fake)
     monkeypatch.setattr(bnnstat.inspect, "lce", fake, raising=False)  # if already imported
+    monkeypatch.setattr(analysis, "lce", fake)  # the pipeline's stage
     result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "12345", "--format", "json")
     data = json.loads(result.output)
     assert result.exit_code == 1
@@ -562,9 +564,10 @@ def test_audit_and_flips_never_import_tensorflow(args):
 
 def test_cli_target_lce_with_the_real_rules():
     from bnnstat.inspect import lce, reader
+    from bnnstat.inspect.profile import profile
 
     record = reader.read(CLEAN)
-    deployment = lce.predict(record)
+    deployment = lce.predict(record, profile(record))
     expected_codes = sorted({f.code for f in lce.findings(record, deployment)})
     result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "10MiB", "--format", "json")
     data = json.loads(result.output)

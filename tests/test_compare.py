@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from bnnstat.cli import main
 from bnnstat.inspect import compare, compare_report, profile, reader
+from bnnstat.inspect.analysis import analyze
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
 from tests.conftest import REPO, SAMPLE_MODELS
 
@@ -204,8 +205,8 @@ def test_cli_summary_compare_every_format(fmt):
     assert result.exit_code == 0, result.output
     expected = {}
     for path in (QUICKNET, MLP):
-        p = profile.profile(reader.read(path), target="lce")
-        expected[str(path)] = (p.params, p.deployment.total_bytes)
+        a = analyze(reader.read(path), "lce")
+        expected[str(path)] = (a.profile.params, a.deployment.total_bytes)
     if fmt == "json":
         models = json.loads(result.output)["models"]
         assert {m["source"]: (m["params"], m["deployed_bytes"]) for m in models} == expected

@@ -16,6 +16,7 @@ import pytest
 from golden.larq_records import FIXTURE_NAMES, load_reference, model_record
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect.analysis import Analysis
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.profile import ModelProfile, profile
 from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
@@ -342,7 +343,7 @@ def test_deployment_column_rows_and_json(larq_fixtures):
         accelerated_binary_mac_ratio=0.0,
         layers=(LayerDeployment("quant_dense_1", 30000, "float32", False, "dense is float"),),
     )
-    result = ModelProfile(base.name, base.class_name, base.layers, deployment=deployment)
+    result = Analysis(ModelProfile(base.name, base.class_name, base.layers), deployment)
     text = render(result, "table")
     header = text.splitlines()[1]
     assert header.rstrip(" |").endswith("LCE bytes")

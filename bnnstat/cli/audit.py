@@ -182,22 +182,16 @@ def audit(
     error), 2 bad input.
     """
     from bnnstat.inspect import audit as audit_rules
-    from bnnstat.inspect import profile, reader
+    from bnnstat.inspect import reader
+    from bnnstat.inspect.analysis import analyze
 
     if max_deployed_size is not None and target is None:
         raise BnnstatError("--max-deployed-size needs --target lce")
     audit_rules.normalise_codes(ignore)  # LCE### codes are accepted by their pattern
-    record = reader.read(path)
+    analysis = analyze(reader.read(path), target)
     budgets = audit_rules.Budgets(max_memory, min_binarized_macs, max_fp_params, max_deployed_size)
-    deployment, extra = _deployment(record, target)
-    result = audit_rules.audit(
-        record,
-        profile.profile(record) if budgets.any() else None,
-        budgets,
-        ignore=ignore,
-        deployment=deployment,
-        extra_findings=extra,
-        fail_on=fail_on,
+    result = audit_rules.verdict(
+        analysis.findings, analysis.profile, budgets, ignore, analysis.deployment, fail_on
     )
     if fmt == "json":
         emit(json.dumps(result.to_json(), indent=2), output)
@@ -205,12 +199,3 @@ def audit(
         emit(audit_rules.render_text(result, str(path)), output)
     if not result.passed:
         sys.exit(EXIT_CHECK_FAILED)
-
-
-def _deployment(record: Any, target: str | None) -> tuple[Any, list[Any]]:
-    if target is None:
-        return None, []
-    from bnnstat.inspect import lce
-
-    deployment = lce.predict(record)
-    return deployment, list(lce.findings(record, deployment))

@@ -72,9 +72,9 @@ def diff(
     """
     from bnnstat.inspect import compare, compare_report
 
-    profile_a, deployment_a = analyze_file(before, engine, {}, target)
-    profile_b, deployment_b = analyze_file(after, engine, {}, target)
-    result = compare.diff(profile_a, profile_b, deployment_a, deployment_b)
+    a = analyze_file(before, engine, {}, target)
+    b = analyze_file(after, engine, {}, target)
+    result = compare.diff(a.profile, b.profile, a.deployment, b.deployment)
     emit(compare_report.render_diff(result, fmt, all_layers=all_layers), output)
     if fail_if_larger and result.grew:
         sys.exit(EXIT_CHECK_FAILED)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from bnnstat.cli._common import (
     reports_user_errors,
 )
 from bnnstat.errors import BnnstatError
+
+if TYPE_CHECKING:
+    from bnnstat.inspect.analysis import Analysis
 
 ENGINES = ("static", "keras")
 
@@ -153,22 +157,23 @@ def summary(
     files = expand_paths(paths)
     analyses = [analyze_file(path, engine, overrides, target) for path in files]
     if compare:
-        totals = [comparing.model_totals(p, d) for p, d in analyses]
+        totals = [comparing.model_totals(a.profile, a.deployment) for a in analyses]
         text = compare_report.render_comparison(totals, fmt, include_macs=not no_macs)
     else:
         text = compare_report.render_each(
             [
-                (str(path), report.render(p, fmt, not no_macs, larq_only))
-                for path, (p, _) in zip(files, analyses, strict=True)
+                (str(path), report.render(analysis, fmt, not no_macs, larq_only))
+                for path, analysis in zip(files, analyses, strict=True)
             ],
             fmt,
         )
     emit(text, output)
 
 
-def analyze_file(path: Path, engine: str, precision: dict[str, int], target: str | None):  # noqa: ANN201
-    """(profile, deployment or None) of the model file at `path`."""
-    from bnnstat.inspect import profile as profiling
+def analyze_file(
+    path: Path, engine: str, precision: dict[str, int], target: str | None
+) -> Analysis:
+    """The `Analysis` of the model file at `path`, read by the chosen engine."""
+    from bnnstat.inspect.analysis import analyze
 
-    model_profile = profiling.profile(read_record(path, engine, precision), target=target)
-    return model_profile, model_profile.deployment
+    return analyze(read_record(path, engine, precision), target)

@@ -16,7 +16,7 @@ becomes and the bytes of each constant. The file size is then
 where the overhead constants were fitted by least squares on the measured probes (names, shapes,
 op options and signature: about 100 bytes per tensor and 40-180 bytes per op).
 
-Public contract: `predict(record, profile=None) -> Deployment`,
+Public contract: `predict(record, profile) -> Deployment`,
 `findings(record, deployment) -> list[Finding]`.
 """
 
@@ -31,7 +31,6 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
-from bnnstat.inspect.profile import profile as make_profile
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
 # --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
@@ -573,15 +572,12 @@ def _plan_scope(layers: Sequence[LayerRecord]) -> list[tuple[LayerRecord, Plan]]
     return plans
 
 
-def predict(record: ModelRecord, profile: ModelProfile | None = None) -> Deployment:
+def predict(record: ModelRecord, profile: ModelProfile) -> Deployment:
     """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration.
 
     ``total_bytes = fixed_bytes(record) + sum(layers[].bytes)`` (a nested model's bytes are
     those of its layers). ``accelerated_binary_mac_ratio`` = (1-bit MACs of packed layers) /
-    (all of Larq's 1-bit MACs), both taken from the inspector profile; `profile` is computed
-    from `record` when not given."""
-    if profile is None:
-        profile = make_profile(record)
+    (all of Larq's 1-bit MACs), both taken from `profile`, the inspector profile of `record`."""
     macs = one_bit_macs(record, profile)
     planned = _plan_scope(record.layers)
     plan_of = {id(layer): plan for layer, plan in planned}

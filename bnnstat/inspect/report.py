@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect.analysis import Analysis
+from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
 from bnnstat.utils import memory_as_readable_str
 
@@ -123,16 +125,25 @@ def box(
 # ------------------------------------------------------------------------------------------
 # Larq's two tables, as rows of strings
 # ------------------------------------------------------------------------------------------
-def _lce_bytes(profile: ModelProfile, layer: LayerProfile) -> str:
-    deployed = profile.deployment.layer(layer.name)
+def _lce_bytes(deployment: Deployment, layer: LayerProfile) -> str:
+    deployed = deployment.layer(layer.name)
     return "-" if deployed is None else str(deployed.bytes)
 
 
-def layer_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[str]]:
-    """Header, one row per layer, and the Total row of Larq's layer table."""
+def as_analysis(result: Analysis | ModelProfile) -> Analysis:
+    """An `Analysis` as is; a bare `ModelProfile` as an analysis without deployment."""
+    return result if isinstance(result, Analysis) else Analysis(result)
+
+
+def layer_table_rows(
+    result: Analysis | ModelProfile, include_macs: bool = True
+) -> list[list[str]]:
+    """Header, one row per layer, and the Total row of Larq's layer table (with an "LCE
+    bytes" column when there is a deployment)."""
+    analysis = as_analysis(result)
+    profile, deployment = analysis.profile, analysis.deployment
     bitwidths = profile.param_bitwidths
     precisions = profile.mac_precisions if include_macs else ()
-    deployment = profile.deployment
     header = [
         "Layer",
         "Input prec.\n(bit)",
@@ -154,7 +165,7 @@ def layer_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[l
             *(_count_cell(layer.mac_count(p)) for p in precisions),
         ]
         if deployment is not None:
-            row.append(_lce_bytes(profile, layer))
+            row.append(_lce_bytes(deployment, layer))
         rows.append(row)
     total = [
         "Total",
@@ -170,8 +181,10 @@ def layer_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[l
     return rows
 
 
-def summary_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[str]]:
+def summary_rows(result: Analysis | ModelProfile, include_macs: bool = True) -> list[list[str]]:
     """Label/value rows of Larq's summary table (plus the deployment rows when present)."""
+    analysis = as_analysis(result)
+    profile = analysis.profile
     rows = [
         ["Total params", readable_number(profile.params)],
         ["Trainable params", readable_number(profile.trainable_params)],
@@ -192,15 +205,15 @@ def summary_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[
             rows.append(
                 ["Ratio of MACs that are ternarized", f"{profile.ternarized_mac_ratio:.4f}"]
             )
-    rows.extend(_deployment_rows(profile))
+    rows.extend(_deployment_rows(analysis))
     return rows
 
 
-def _deployment_rows(profile: ModelProfile) -> list[list[str]]:
-    deployment = profile.deployment
+def _deployment_rows(analysis: Analysis) -> list[list[str]]:
+    deployment = analysis.deployment
     if deployment is None:
         return []
-    estimate = profile.memory_bits / 8
+    estimate = analysis.profile.memory_bits / 8
     ratio = deployment.total_bytes / estimate if estimate else 0.0
     rows = [
         [
@@ -296,20 +309,24 @@ def _wrapped(prefix: str, text: str) -> str:
     )
 
 
-def render_table(profile: ModelProfile, include_macs: bool = True, larq_only: bool = False) -> str:
+def render_table(
+    result: Analysis | ModelProfile, include_macs: bool = True, larq_only: bool = False
+) -> str:
     """Larq's layer and summary tables, then the bnnstat extension block (not with
     `larq_only`). Layer notes are numbered in the extension table and written below it, and
     every note is wrapped at `NOTE_WIDTH` columns."""
-    columns = len(layer_table_rows(profile, include_macs)[0])
+    analysis = as_analysis(result)
+    profile = analysis.profile
+    columns = len(layer_table_rows(analysis, include_macs)[0])
     parts = [
         box(
-            layer_table_rows(profile, include_macs),
+            layer_table_rows(analysis, include_macs),
             title=f"{profile.name} stats",
             align=["left"] + ["right"] * (columns - 1),
             heading_border=True,
             footing_border=True,
         ),
-        box(summary_rows(profile, include_macs), title=f"{profile.name} summary"),
+        box(summary_rows(analysis, include_macs), title=f"{profile.name} summary"),
     ]
     if larq_only:
         return "\n".join(parts)
@@ -345,9 +362,11 @@ def _markdown_table(rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
 
 
 def render_markdown(
-    profile: ModelProfile, include_macs: bool = True, larq_only: bool = False
+    result: Analysis | ModelProfile, include_macs: bool = True, larq_only: bool = False
 ) -> str:
-    rows = layer_table_rows(profile, include_macs)
+    analysis = as_analysis(result)
+    profile = analysis.profile
+    rows = layer_table_rows(analysis, include_macs)
     rows[-1][0] = "**Total**"
     if larq_only:
         return "\n".join(
@@ -357,7 +376,7 @@ def render_markdown(
                 _markdown_table(rows, ["left"] + ["right"] * (len(rows[0]) - 1)),
                 "",
                 _markdown_table(
-                    [["Summary", ""], *summary_rows(profile, include_macs)], ["left", "right"]
+                    [["Summary", ""], *summary_rows(analysis, include_macs)], ["left", "right"]
                 ),
             ]
         )
@@ -368,7 +387,9 @@ def render_markdown(
         "",
         _markdown_table(rows, ["left"] + ["right"] * (len(rows[0]) - 1)),
         "",
-        _markdown_table([["Summary", ""], *summary_rows(profile, include_macs)], ["left", "right"]),
+        _markdown_table(
+            [["Summary", ""], *summary_rows(analysis, include_macs)], ["left", "right"]
+        ),
         "",
         "### Extensions (bnnstat, beyond Larq)",
         "",
@@ -445,8 +466,10 @@ def layer_to_json(
     }
 
 
-def to_json(profile: ModelProfile) -> dict[str, Any]:
+def to_json(result: Analysis | ModelProfile) -> dict[str, Any]:
     """The JSON report as a dict (see the README for the schema)."""
+    analysis = as_analysis(result)
+    profile = analysis.profile
     bitwidths = profile.param_bitwidths
     precisions = profile.mac_precisions
     data: dict[str, Any] = {
@@ -482,8 +505,8 @@ def to_json(profile: ModelProfile) -> dict[str, Any]:
         },
         "notes": list(profile.notes),
     }
-    if profile.deployment is not None:
-        data["deployment"] = profile.deployment.to_json()
+    if analysis.deployment is not None:
+        data["deployment"] = analysis.deployment.to_json()
     return data
 
 
@@ -525,8 +548,9 @@ def _csv_rows(
     return rows
 
 
-def render_csv(profile: ModelProfile, include_macs: bool = True) -> str:
+def render_csv(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
     """One row per layer; nested layers follow their model with `parent` set. Empty = null."""
+    profile = as_analysis(result).profile
     data = to_json(profile)
     bitwidths = sorted({b for layer in profile.layers for b in _all_bitwidths(layer)})
     precisions = profile.mac_precisions if include_macs else ()
@@ -552,12 +576,16 @@ def _all_bitwidths(layer: LayerProfile) -> set[int]:
 
 
 def render(
-    profile: ModelProfile, fmt: str = "table", include_macs: bool = True, larq_only: bool = False
+    result: Analysis | ModelProfile,
+    fmt: str = "table",
+    include_macs: bool = True,
+    larq_only: bool = False,
 ) -> str:
-    """Render `profile` as ``table``, ``markdown``, ``json`` or ``csv``; `larq_only` keeps just
-    Larq's two tables (``table`` and ``markdown`` only)."""
+    """Render an analysis (or a bare profile) as ``table``, ``markdown``, ``json`` or ``csv``;
+    `larq_only` keeps just Larq's two tables (``table`` and ``markdown`` only)."""
     if larq_only and fmt not in ("table", "markdown"):
         raise BnnstatError(f"--larq-only applies to the table and markdown formats, not {fmt}")
+    profile = result
     if fmt == "table":
         return render_table(profile, include_macs, larq_only)
     if fmt == "markdown":
