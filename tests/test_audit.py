@@ -14,6 +14,7 @@ import bnnstat.inspect
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import audit as au
+from bnnstat.inspect import audit_report, serialize
 from bnnstat.inspect.findings import SEVERITIES, Finding
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
 from tests.conftest import REPO, SAMPLE_MODELS
@@ -357,7 +358,7 @@ def test_extra_findings_are_merged_and_ignorable():
 
 def test_json_schema():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=10**9))
-    data = json.loads(json.dumps(result.to_json()))
+    data = json.loads(json.dumps(serialize.to_json(result)))
     assert set(data) == {"passed", "budgets", "findings"}
     assert data["passed"] is False
     assert all(set(b) == {"name", "limit", "actual", "passed"} for b in data["budgets"])
@@ -367,7 +368,7 @@ def test_json_schema():
 
 def test_text_rendering_mentions_everything():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=2 * 1024**2))
-    text = au.render_text(result, "x.h5")
+    text = audit_report.render_text(result, "x.h5")
     assert "FAIL  max_memory" in text and "3.00 MiB" in text and "2.00 MiB" in text
     assert (
         "BNN003 error" in text
@@ -429,9 +430,9 @@ def test_cli_budgets_and_exit_codes():
 
 
 def test_cli_budget_actuals_match_the_profile():
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import profile, reader, serialize
 
-    totals = report.to_json(profile.profile(reader.read(CLEAN)))["totals"]
+    totals = serialize.to_json(profile.profile(reader.read(CLEAN)))["totals"]
     data = json.loads(
         _audit(
             CLEAN,
@@ -653,7 +654,7 @@ def test_model_without_quantized_layer_gets_an_info_finding():
     # one quantized input is enough to be a quantized model
     inputs_only = model(layer("conv", "QuantConv2D", kernel=32, inputs=SIGN))
     assert "BNN012" not in codes(inputs_only)
-    text = au.render_text(au.audit(float_model), "float.h5")
+    text = audit_report.render_text(au.audit(float_model), "float.h5")
     assert "BNN012 info" in text and "findings: none" not in text
 
 
@@ -670,7 +671,7 @@ def test_budget_lines_show_digits_that_tell_limit_and_actual_apart():
     far = _audit(CLEAN, "--max-memory", "1KiB")
     assert " B" not in next(x for x in far.output.splitlines() if "max_memory" in x)
     check = au.BudgetCheck("min_binarized_macs", 0.95241, 0.952409, False)
-    actual, limit = au.format_budget(check)
+    actual, limit = audit_report.format_budget(check)
     assert actual != limit and float(actual) == 0.952409 and float(limit) == 0.95241
 
 

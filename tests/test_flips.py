@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import flips as fl
+from bnnstat.inspect import flips_report, serialize
 from tests.conftest import REPO
 
 
@@ -29,7 +30,7 @@ def test_count_flips_per_layer_and_total():
     result = fl.count_flips(before, after, "x", "y")
     assert [(x.layer, x.flipped, x.total) for x in result.layers] == [("a", 6, 6), ("b", 3, 6)]
     assert (result.total.flipped, result.total.total, result.total.ratio) == (9, 12, 0.75)
-    data = result.to_json()
+    data = serialize.to_json(result)
     assert data["kind"] == "checkpoints" and data["ratio"] == 0.75
     assert set(data["layers"][0]) == {"layer", "flipped", "total", "ratio"}
 
@@ -532,7 +533,7 @@ def test_sub_epoch_logs_say_what_their_values_are(tmp_path):
     result = fl.log_flips(_write_log(tmp_path / "steps.jsonl", "jsonl"))
     assert result.runs == 1 and result.sub_epoch
     assert [e.records for e in result.epochs] == [2, 1]
-    text = fl.render_log(result)
+    text = flips_report.render_log(result)
     assert "sub-epoch sums" in text and "flip events per binary weight" in text
     assert "Run" not in text.splitlines()[1]
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import LARQ_FIXTURES, REPO, TEST_DATA
 
 from bnnstat.cli import main
-from bnnstat.inspect import lce
+from bnnstat.inspect import lce, serialize
 from bnnstat.inspect.profile import profile
 from bnnstat.inspect.reader import read
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
@@ -237,7 +237,7 @@ def test_mac_ratio_counts_separable_pointwise_macs():
 
 
 def test_deployment_json_schema(records):
-    payload = predict(records["bconv_bn_bconv"]).to_json()
+    payload = serialize.to_json(predict(records["bconv_bn_bconv"]))
     assert set(payload) == {
         "target", "convertible", "problems", "total_bytes", "accelerated_binary_mac_ratio",
         "layers",

@@ -6,7 +6,6 @@ input (unreadable file, malformed size, unknown code).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -182,7 +181,7 @@ def audit(
     error), 2 bad input.
     """
     from bnnstat.inspect import audit as audit_rules
-    from bnnstat.inspect import reader
+    from bnnstat.inspect import audit_report, reader, serialize
     from bnnstat.inspect.analysis import analyze
 
     if max_deployed_size is not None and target is None:
@@ -194,8 +193,8 @@ def audit(
         analysis.findings, analysis.profile, budgets, ignore, analysis.deployment, fail_on
     )
     if fmt == "json":
-        emit(json.dumps(result.to_json(), indent=2), output)
+        emit(serialize.dumps(result), output)
     else:
-        emit(audit_rules.render_text(result, str(path)), output)
+        emit(audit_report.render_text(result, str(path)), output)
     if not result.passed:
         sys.exit(EXIT_CHECK_FAILED)

@@ -3,7 +3,6 @@ or how close weights are to flipping according to Bop's optimizer state."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -69,6 +68,7 @@ def flips(
     Checkpoints may be weights-only files with --model FILE.
     """
     from bnnstat.inspect import flips as fl
+    from bnnstat.inspect import flips_report, serialize
 
     if plot_path is not None:
         _check_image_suffix(plot_path)
@@ -82,11 +82,11 @@ def flips(
                 "two checkpoints"
             )
         result = fl.compare_checkpoints(*paths, model=model)
-        text = fl.render_checkpoints(result)
+        text = flips_report.render_checkpoints(result)
     elif len(paths) > 2:
         _check_series(paths)
         result = fl.checkpoint_series(paths, model=model)
-        text = fl.render_series(result)
+        text = flips_report.render_series(result)
         if plot_path is not None:
             from bnnstat import plots
 
@@ -99,12 +99,12 @@ def flips(
                 plots.save_figure(figure, plot_path)
     elif len(paths) == 1 and _is_model_file(paths[0]):
         result = fl.bop_state(paths[0])
-        text = fl.render_bop_state(result)
+        text = flips_report.render_bop_state(result)
         if plot_path is not None:
             _save_threshold_plot(fl, paths[0], plot_path)
     elif len(paths) == 1:
         result = fl.log_flips(paths[0])
-        text = fl.render_log(result)
+        text = flips_report.render_log(result)
         if plot_path is not None:
             from bnnstat import plots
 
@@ -118,7 +118,7 @@ def flips(
                     else "share of binary weights flipped",
                 )
                 plots.save_figure(figure, plot_path)
-    emit(json.dumps(result.to_json(), indent=2) if fmt == "json" else text, output)
+    emit(serialize.dumps(result) if fmt == "json" else text, output)
 
 
 _USAGE = (

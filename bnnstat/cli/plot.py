@@ -132,14 +132,15 @@ def quantizer(
 def model(path: Path, output: Path) -> None:
     """Per-layer bars of weight memory and MACs of the model in PATH, split by precision."""
     from bnnstat import plots
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import reader
+    from bnnstat.inspect.analysis import analyze
 
     _check_output(output)
     with Progress() as progress:
         progress.update(f"reading {path.name}")
-        profile_json = report.to_json(profile.profile(reader.read(path)))
+        analysis = analyze(reader.read(path))
         progress.update("drawing the figure")
-        figure = plots.plot_model(profile_json, title=path.name)
+        figure = plots.plot_model(analysis.profile, title=path.name)
         progress.update(f"writing {output}")
         plots.save_figure(figure, output)
     click.echo(f"wrote {output}")

@@ -23,6 +23,7 @@ from bnnstat.errors import BnnstatError
 
 if TYPE_CHECKING:
     from bnnstat.inspect.analysis import Analysis
+    from bnnstat.inspect.records import ModelRecord
 
 ENGINES = ("static", "keras")
 
@@ -40,7 +41,7 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
     return overrides
 
 
-def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> ModelRecord
+def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelRecord:
     """A `ModelRecord` of the file at `path`, read by the chosen engine."""
     if engine == "static":
         from bnnstat.inspect.reader import read
@@ -50,9 +51,10 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         raise BnnstatError("--precision only applies to --engine static")
     import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load_model
+    from bnnstat.loading import load
 
-    return dataclasses.replace(record(load_model(path)), source=str(path))
+    loaded = load(path)
+    return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
 
 
 class _SummaryCommand(click.Command):

@@ -30,7 +30,7 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import ModelProfile
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,6 @@ class BudgetCheck:
     actual: float
     passed: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "limit": self.limit,
-            "actual": self.actual,
-            "passed": self.passed,
-        }
-
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -164,13 +156,6 @@ class AuditResult:
         return all(b.passed for b in self.budgets) and not any(
             f.severity in failing for f in self.findings
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "budgets": [b.to_json() for b in self.budgets],
-            "findings": [f.to_json() for f in self.findings],
-        }
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
@@ -493,7 +478,7 @@ def rule_input_kernel_pairing(record: ModelRecord) -> Iterable[Finding]:
 
 
 def _non_sign(
-    layer: LayerRecord, kernel_bits: int | None, input_quantizer: Any
+    layer: LayerRecord, kernel_bits: int | None, input_quantizer: QuantizerRecord | None
 ) -> Iterable[Finding]:
     binary_side = kernel_bits == 1 or (
         input_quantizer is not None and input_quantizer.precision == 1
@@ -709,63 +694,3 @@ def _totals(profile: ModelProfile | Mapping[str, Any] | None) -> BudgetTotals | 
     if isinstance(profile, Mapping):
         return BudgetTotals.from_json(profile.get("totals", profile))
     return BudgetTotals.of(profile)
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def _format_budget_value(name: str, value: float, exact: bool = False) -> str:
-    """A budget's limit or actual value; `exact` adds the digits a rounded form hides."""
-    if name in ("max_memory", "max_deployed_size"):
-        from bnnstat.utils import memory_as_readable_str
-
-        readable = memory_as_readable_str(int(round(value * 8)))
-        if not exact or readable.endswith(" B"):
-            return readable
-        return f"{readable} = {value:,.{0 if float(value).is_integer() else 3}f} B"
-    if name == "min_binarized_macs":
-        return repr(float(value)) if exact else f"{value:.4f}"
-    return f"{int(value):,}"
-
-
-def format_budget(check: BudgetCheck) -> tuple[str, str]:
-    """(actual, limit) as text, with more digits when the short forms of two different values
-    would read the same (a failing 13,508-byte model against a 13,506-byte limit)."""
-    actual = _format_budget_value(check.name, check.actual)
-    limit = _format_budget_value(check.name, check.limit)
-    if actual == limit and check.actual != check.limit:
-        actual = _format_budget_value(check.name, check.actual, exact=True)
-        limit = _format_budget_value(check.name, check.limit, exact=True)
-    return actual, limit
-
-
-def render_text(result: AuditResult, source: str) -> str:
-    """A human-readable audit report: budgets, findings with hints, and the verdict."""
-    lines = [f"audit of {source}"]
-    if result.budgets:
-        lines.append("budgets:")
-        for check in result.budgets:
-            relation = ">=" if check.name.startswith("min_") else "<="
-            status = "PASS" if check.passed else "FAIL"
-            actual, limit = format_budget(check)
-            lines.append(f"  {status}  {check.name:<19} {actual} (limit {relation} {limit})")
-    if result.findings:
-        lines.append("findings:")
-        for finding in result.findings:
-            where = f"[{finding.layer}] " if finding.layer else ""
-            lines.append(f"  {finding.code} {finding.severity:<7} {where}{finding.message}")
-            lines.append(f"         hint: {finding.hint}")
-    else:
-        lines.append("findings: none")
-    broken = sum(not b.passed for b in result.budgets)
-    counts = {
-        s: sum(f.severity == s for f in result.findings) for s in ("error", "warning", "info")
-    }
-    verdict = "PASSED" if result.passed else "FAILED"
-    strict = "" if result.fail_on == "error" else f"; failing on {result.fail_on} and above"
-    lines.append(
-        f"result: {verdict} ({broken} budget(s) broken, {counts['error']} error(s), "
-        f"{counts['warning']} warning(s), {counts['info']} info{strict})"
-    )
-    return "\n".join(lines)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import serialize
 from bnnstat.inspect.compare import (
     ADDED,
     REMOVED,
@@ -124,34 +125,12 @@ def comparison_rows(models: Sequence[ModelTotals], include_macs: bool = True) ->
     return rows
 
 
-def comparison_json(models: Sequence[ModelTotals]) -> dict[str, Any]:
-    return {
-        "kind": "comparison",
-        "models": [
-            {
-                "source": m.source,
-                "model": m.name,
-                "params": m.params,
-                "params_by_bitwidth": {str(b): n for b, n in m.params_by_bitwidth.items()},
-                "memory_bits": m.memory_bits,
-                "macs": m.macs,
-                "macs_by_precision": {str(p): n for p, n in m.macs_by_precision.items()},
-                "binarized_mac_ratio": m.binarized_mac_ratio,
-                "bops": m.bops,
-                "target": m.target,
-                "deployed_bytes": m.deployed_bytes,
-            }
-            for m in models
-        ],
-    }
-
-
 def render_comparison(
     models: Sequence[ModelTotals], fmt: str = "table", include_macs: bool = True
 ) -> str:
     """One side-by-side table of totals, a column per model, in `fmt` (JSON: every total)."""
     if fmt == "json":
-        return json.dumps(comparison_json(models), indent=2)
+        return json.dumps(serialize.comparison_json(models), indent=2)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -286,40 +265,6 @@ def diff_total_rows(result: ModelDiff) -> list[list[str]]:
     return rows
 
 
-def diff_json(result: ModelDiff) -> dict[str, Any]:
-    def facts(side: LayerFacts | None) -> dict[str, Any] | None:
-        if side is None:
-            return None
-        return {
-            "name": side.name,
-            "class_name": side.class_name,
-            "weight_bits": list(side.weight_bits),
-            "input_bits": side.input_bits,
-            "params": side.params,
-            "memory_bits": side.memory_bits,
-            "macs": side.macs,
-            "deployed_bytes": side.deployed_bytes,
-        }
-
-    totals = comparison_json([result.before, result.after])["models"]
-    return {
-        "kind": "diff",
-        "before": totals[0],
-        "after": totals[1],
-        "grew": result.grew,
-        "counts": {s: result.count(s) for s in ("added", "removed", "changed", "same")},
-        "layers": [
-            {
-                "status": change.status,
-                "changes": list(change.changes),
-                "before": facts(change.before),
-                "after": facts(change.after),
-            }
-            for change in result.layers
-        ],
-    }
-
-
 def _diff_heading(result: ModelDiff) -> str:
     counts = ", ".join(
         f"{result.count(s)} {s}" for s in ("changed", "added", "removed") if result.count(s)
@@ -334,7 +279,7 @@ def _diff_heading(result: ModelDiff) -> str:
 def render_diff(result: ModelDiff, fmt: str = "table", all_layers: bool = False) -> str:
     """The per-layer rows that differ, then the totals of both models and their change."""
     if fmt == "json":
-        return json.dumps(diff_json(result), indent=2)
+        return serialize.dumps(result)
     layer_rows = diff_layer_rows(result, all_layers)
     total_rows = diff_total_rows(result)
     if fmt == "markdown":

@@ -58,14 +58,6 @@ class LayerFlips:
     def ratio(self) -> float:
         return self.flipped / self.total if self.total else 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "flipped": self.flipped,
-            "total": self.total,
-            "ratio": self.ratio,
-        }
-
 
 def _sum(layers: Sequence[LayerFlips]) -> LayerFlips:
     return LayerFlips("total", sum(x.flipped for x in layers), sum(x.total for x in layers))
@@ -82,18 +74,6 @@ class CheckpointFlips:
     @property
     def total(self) -> LayerFlips:
         return _sum(self.layers)
-
-    def to_json(self) -> dict[str, Any]:
-        total = self.total
-        return {
-            "kind": "checkpoints",
-            "before": self.before,
-            "after": self.after,
-            "layers": [x.to_json() for x in self.layers],
-            "flipped": total.flipped,
-            "total": total.total,
-            "ratio": total.ratio,
-        }
 
 
 @dataclass(frozen=True)
@@ -142,27 +122,6 @@ class LogFlips:
                 result.setdefault(key, []).append((epoch.epoch, entry.ratio))
         return result
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "log",
-            "source": self.source,
-            "layers": list(self.layers),
-            "runs": self.runs,
-            "sub_epoch": self.sub_epoch,
-            "epochs": [
-                {
-                    "run": e.run,
-                    "epoch": e.epoch,
-                    "records": e.records,
-                    "layers": [x.to_json() for x in e.layers],
-                    "flipped": e.total.flipped,
-                    "total": e.total.total,
-                    "ratio": e.total.ratio,
-                }
-                for e in self.epochs
-            ],
-        }
-
 
 @dataclass(frozen=True)
 class LayerThresholds:
@@ -173,15 +132,6 @@ class LayerThresholds:
     quantiles: dict[str, float]
     at_or_above: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "total": self.total,
-            "quantiles": dict(self.quantiles),
-            "at_or_above_threshold": self.at_or_above,
-            "share_at_or_above_threshold": self.at_or_above / self.total if self.total else 0.0,
-        }
-
 
 @dataclass(frozen=True)
 class BopState:
@@ -190,14 +140,6 @@ class BopState:
     source: str
     threshold: float
     layers: tuple[LayerThresholds, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "bop_state",
-            "source": self.source,
-            "threshold": self.threshold,
-            "layers": [x.to_json() for x in self.layers],
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,17 +390,6 @@ class CheckpointSeries:
                 result[entry.layer].append((position, entry.ratio))
         return result
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "checkpoint_series",
-            "checkpoints": list(self.checkpoints),
-            "layers": list(self.layers),
-            "pairs": [
-                {"position": position, **pair.to_json()}
-                for position, pair in zip(self.positions, self.pairs, strict=True)
-            ],
-        }
-
 
 def _number_in_name(path: Path) -> int | None:
     digits = re.findall(r"\d+", path.name.split(".")[0])
@@ -634,108 +565,6 @@ def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlip
 
 def log_flips(path: str | Path) -> LogFlips:
     return aggregate_log(read_log(path), str(path))
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def render_checkpoints(result: CheckpointFlips) -> str:
-    from tabulate import tabulate
-
-    rows = [[x.layer, x.flipped, x.total, f"{x.ratio:.4f}"] for x in result.layers]
-    total = result.total
-    rows.append(["Total", total.flipped, total.total, f"{total.ratio:.4f}"])
-    table = tabulate(
-        rows,
-        headers=["Layer", "Flipped", "Binary weights", "Ratio"],
-        tablefmt="simple",
-        colalign=("left", "right", "right", "right"),
-        disable_numparse=True,
-    )
-    return f"Sign flips from {result.before} to {result.after}\n{table}"
-
-
-def render_series(result: CheckpointSeries) -> str:
-    """One row per consecutive pair: the share of each layer's binary weights whose sign
-    changed from one checkpoint to the next, and of all of them."""
-    from tabulate import tabulate
-
-    rows = []
-    for position, pair in zip(result.positions, result.pairs, strict=True):
-        ratios = [f"{x.ratio:.4f}" for x in pair.layers]
-        names = f"{Path(pair.before).name} -> {Path(pair.after).name}"
-        rows.append([position, names, *ratios, f"{pair.total.ratio:.4f}"])
-    table = tabulate(
-        rows,
-        headers=["#" if not result.numbered else "At", "Checkpoints", *result.layers, "All"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    return (
-        f"Sign flip ratio between consecutive checkpoints ({len(result.checkpoints)} files)\n"
-        f"{table}"
-    )
-
-
-def render_log(result: LogFlips) -> str:
-    from tabulate import tabulate
-
-    several = result.runs > 1
-    rows = []
-    for epoch in result.epochs:
-        ratios = {x.layer: f"{x.ratio:.4f}" for x in epoch.layers}
-        row = [epoch.epoch, *(ratios.get(n, "-") for n in result.layers)]
-        row.append(f"{epoch.total.ratio:.4f}")
-        rows.append([epoch.run, *row] if several else row)
-    headers = ["Epoch", *result.layers, "All"]
-    table = tabulate(
-        rows,
-        headers=["Run", *headers] if several else headers,
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    if result.sub_epoch:
-        most = max(e.records for e in result.epochs)
-        meaning = (
-            "flip events per binary weight. The records are sub-epoch sums: an epoch adds up to "
-            f"{most} records per layer (every_n_steps), so a weight that flips and flips back "
-            "counts each time; an epoch-level log of the same run can show less."
-        )
-    else:
-        meaning = "share of binary weights whose sign changed over the epoch (one record each)."
-    notes = [f"Values: {meaning}"]
-    if several:
-        notes.append(
-            f"The log holds {result.runs} runs (the step counter goes back where training "
-            "restarted, e.g. FlipStatistics(append=True)); each run is counted on its own."
-        )
-    return f"Flip ratio per epoch ({result.source})\n{table}\n" + "\n".join(notes)
-
-
-def render_bop_state(result: BopState) -> str:
-    from tabulate import tabulate
-
-    rows = [
-        [
-            x.layer,
-            x.total,
-            *(f"{x.quantiles.get(k, math.nan):.3g}" for k in ("min", "p10", "p50", "p90", "max")),
-            x.at_or_above,
-            f"{x.at_or_above / x.total if x.total else 0:.4f}",
-        ]
-        for x in result.layers
-    ]
-    table = tabulate(
-        rows,
-        headers=["Layer", "Weights", "min", "p10", "median", "p90", "max", ">= 1", "Share >= 1"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    return (
-        f"Bop state of {result.source}: |m| / threshold (threshold {result.threshold:g}); "
-        f"weights at >= 1 flip once m has the sign of w\n{table}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
 
 # --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
 TENSOR_BYTES = 102
@@ -112,7 +112,7 @@ def _quantizer(layer: LayerRecord, argument: str) -> catalog.QuantizerKind | Non
     return catalog.quantizer_kind(quantizer.name) if quantizer is not None else None
 
 
-def _kernel(layer: LayerRecord):
+def _kernel(layer: LayerRecord) -> WeightRecord | None:
     for name in ("kernel", "depthwise_kernel"):
         weight = layer.weight(name)
         if weight is not None:

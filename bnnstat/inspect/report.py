@@ -3,11 +3,12 @@
 - ``table``: Larq's two tables exactly as `larq.models.summary` prints them (layer table, then
   summary table: boxed, title in the top border, no inner column borders, 3-significant-figure
   counts with k/M/B, KiB/MiB sizes, ratios to 4 decimals), followed by a block of bnnstat
-  extensions (MACs of every layer, BOPs, activation memory, compression factor, notes explaining
-  every ``?``). With a deployment view, the layer table gets an "LCE bytes" column and the summary
-  table three more rows.
+  extensions (MACs of every layer, BOPs, activation memory, compression factor), then the notes
+  explaining every ``?`` (keyed ``[k]`` in the extension table), wrapped at 120 columns;
+  ``larq_only`` stops after Larq's two tables. With a deployment view, the layer table gets an
+  "LCE bytes" column and the summary table three more rows.
 - ``markdown``: the same content as GitHub tables.
-- ``json``: `to_json(profile)`, the stable schema documented in the README.
+- ``json``: `serialize.to_json(analysis)`, the stable schema documented in the README.
 - ``csv``: one row per layer (nested layers too, with their parent), the JSON layer fields.
 """
 
@@ -15,20 +16,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import serialize
 from bnnstat.inspect.analysis import Analysis
 from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
 from bnnstat.utils import memory_as_readable_str
 
 FORMATS = ("table", "markdown", "json", "csv")
-JSON_SCHEMA_VERSION = 1
 BITS_PER_KB = 8 * 1024
 
 
@@ -408,108 +408,6 @@ def render_markdown(
 # ------------------------------------------------------------------------------------------
 # JSON and CSV
 # ------------------------------------------------------------------------------------------
-def _keyed(values: dict[int, int | None]) -> dict[str, int | None]:
-    return {str(key): value for key, value in values.items()}
-
-
-def layer_to_json(
-    layer: LayerProfile, bitwidths: Sequence[int], precisions: Sequence[int]
-) -> dict[str, Any]:
-    """One layer; bit widths/precisions as string keys, keyed by the model's columns."""
-    macs = None
-    if layer.macs is not None:
-        macs = _keyed({p: layer.mac_count(p) for p in precisions})
-    sub_bitwidths = sorted({b for sub in layer.layers for b in sub.param_bitwidths})
-    sub_precisions = sorted({p for sub in layer.layers for p in sub.mac_precisions})
-    ext_macs = layer.ext_macs
-    return {
-        "name": layer.name,
-        "class_name": layer.class_name,
-        "input_precision": layer.input_precision,
-        "output_shape": None if layer.output_shape is None else list(layer.output_shape),
-        "output_shape_str": layer.output_shape_str,
-        "params": layer.params,
-        "params_by_bitwidth": _keyed({b: layer.param_count(b) for b in bitwidths}),
-        "trainable_params": layer.trainable_params,
-        "non_trainable_params": layer.non_trainable_params,
-        "keras_params": layer.keras_param_count,
-        "fused_weights": list(layer.fused_weights),
-        "memory_bits": layer.memory_bits,
-        "int8_fp_weights_memory_bits": layer.int8_fp_weights_memory_bits,
-        "fp32_equivalent_memory_bits": layer.fp32_equivalent_memory_bits,
-        "macs": layer.mac_count(),
-        "macs_by_precision": macs,
-        "note": layer.note,
-        "weights": [
-            {
-                "name": w.name,
-                "shape": list(w.shape),
-                "count": w.count,
-                "bitwidth": w.bitwidth,
-                "trainable": w.trainable,
-                "is_bias": w.is_bias,
-            }
-            for w in layer.weights
-        ],
-        "extensions": {
-            "macs": layer.ext_mac_count(),
-            "macs_by_precision": None
-            if ext_macs is None
-            else _keyed(
-                {p: layer.ext_mac_count(p) for p in sorted({m.precision for m in ext_macs})}
-            ),
-            "bops": layer.ext_bops,
-            "activation_memory_bits": layer.ext_activation_memory_bits,
-            "call_count": layer.call_count,
-        },
-        "layers": [layer_to_json(sub, sub_bitwidths, sub_precisions) for sub in layer.layers],
-    }
-
-
-def to_json(result: Analysis | ModelProfile) -> dict[str, Any]:
-    """The JSON report as a dict (see the README for the schema)."""
-    analysis = as_analysis(result)
-    profile = analysis.profile
-    bitwidths = profile.param_bitwidths
-    precisions = profile.mac_precisions
-    data: dict[str, Any] = {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "model": profile.name,
-        "class_name": profile.class_name,
-        "source": profile.source,
-        "layers": [layer_to_json(layer, bitwidths, precisions) for layer in profile.layers],
-        "totals": {
-            "params": profile.params,
-            "trainable_params": profile.trainable_params,
-            "non_trainable_params": profile.non_trainable_params,
-            "keras_params": profile.keras_param_count,
-            "params_by_bitwidth": _keyed(profile.params_by_bitwidth()),
-            "memory_bits": profile.memory_bits,
-            "int8_fp_weights_memory_bits": profile.int8_fp_weights_memory_bits,
-            "fp32_equivalent_memory_bits": profile.fp32_equivalent_memory_bits,
-            "compression_ratio": profile.compression_ratio,
-            "macs": profile.mac_count(),
-            "macs_by_precision": _keyed(profile.macs_by_precision()),
-            "binarized_mac_ratio": profile.binarized_mac_ratio,
-            "ternarized_mac_ratio": profile.ternarized_mac_ratio,
-            "extensions": {
-                "compression_factor": profile.compression_factor,
-                "macs": profile.ext_mac_count(),
-                "macs_by_precision": _keyed(
-                    {p: profile.ext_mac_count(p) for p in profile.ext_mac_precisions}
-                ),
-                "bops": profile.ext_bops,
-                "activation_memory_bits": profile.ext_activation_memory_bits,
-                "peak_layer_activation_bits": profile.ext_peak_layer_activation_bits,
-            },
-        },
-        "notes": list(profile.notes),
-    }
-    if analysis.deployment is not None:
-        data["deployment"] = analysis.deployment.to_json()
-    return data
-
-
 CSV_FIXED = (
     "name",
     "parent",
@@ -528,30 +426,39 @@ CSV_EXTENSIONS = ("ext_macs", "ext_bops", "ext_activation_memory_bits", "note")
 
 
 def _csv_rows(
-    layer: dict[str, Any], parent: str, bitwidths: Sequence[int], precisions: Sequence[int]
+    layer: LayerProfile, parent: str, bitwidths: Sequence[int], precisions: Sequence[int]
 ) -> list[dict[str, Any]]:
-    row = {key: layer.get(key) for key in CSV_FIXED}
-    row["parent"] = parent
-    row["output_shape"] = layer["output_shape_str"]
+    row: dict[str, Any] = {
+        "name": layer.name,
+        "parent": parent,
+        "class_name": layer.class_name,
+        "input_precision": layer.input_precision,
+        "output_shape": layer.output_shape_str,
+        "params": layer.params,
+        "trainable_params": layer.trainable_params,
+        "non_trainable_params": layer.non_trainable_params,
+        "memory_bits": layer.memory_bits,
+        "int8_fp_weights_memory_bits": layer.int8_fp_weights_memory_bits,
+        "fp32_equivalent_memory_bits": layer.fp32_equivalent_memory_bits,
+        "macs": layer.mac_count(),
+    }
     for bits in bitwidths:
-        row[f"params_{bits}bit"] = layer["params_by_bitwidth"].get(str(bits), 0)
+        row[f"params_{bits}bit"] = layer.param_count(bits)
     for precision in precisions:
-        macs = layer["macs_by_precision"]
-        row[f"macs_{precision}bit"] = None if macs is None else macs.get(str(precision), 0)
-    row["ext_macs"] = layer["extensions"]["macs"]
-    row["ext_bops"] = layer["extensions"]["bops"]
-    row["ext_activation_memory_bits"] = layer["extensions"]["activation_memory_bits"]
-    row["note"] = layer["note"]
+        row[f"macs_{precision}bit"] = layer.mac_count(precision)
+    row["ext_macs"] = layer.ext_mac_count()
+    row["ext_bops"] = layer.ext_bops
+    row["ext_activation_memory_bits"] = layer.ext_activation_memory_bits
+    row["note"] = layer.note
     rows = [row]
-    for sub in layer["layers"]:
-        rows += _csv_rows(sub, layer["name"], bitwidths, precisions)
+    for sub in layer.layers:
+        rows += _csv_rows(sub, layer.name, bitwidths, precisions)
     return rows
 
 
 def render_csv(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
     """One row per layer; nested layers follow their model with `parent` set. Empty = null."""
     profile = as_analysis(result).profile
-    data = to_json(profile)
     bitwidths = sorted({b for layer in profile.layers for b in _all_bitwidths(layer)})
     precisions = profile.mac_precisions if include_macs else ()
     fields = [*CSV_FIXED]
@@ -560,7 +467,7 @@ def render_csv(result: Analysis | ModelProfile, include_macs: bool = True) -> st
     fields += list(CSV_EXTENSIONS)
     if not include_macs:
         fields = [f for f in fields if f not in ("macs", "ext_macs", "ext_bops")]
-    rows = [r for layer in data["layers"] for r in _csv_rows(layer, "", bitwidths, precisions)]
+    rows = [r for layer in profile.layers for r in _csv_rows(layer, "", bitwidths, precisions)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -591,7 +498,7 @@ def render(
     if fmt == "markdown":
         return render_markdown(profile, include_macs, larq_only)
     if fmt == "json":
-        return json.dumps(to_json(profile), indent=2)
+        return serialize.dumps(as_analysis(profile))
     if fmt == "csv":
         return render_csv(profile, include_macs)
     raise BnnstatError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
