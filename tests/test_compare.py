@@ -320,3 +320,30 @@ def test_cli_subprocess_diff_and_compare_never_import_tensorflow(tmp_path):
         timeout=120,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "none.h5" in bad.stderr
+
+
+def test_cli_diff_all_layers_markdown_and_keras_engine(tf, tmp_path):
+    changed = _without_quantizers(tmp_path)
+    every = _run("diff", QUICKNET, changed, "--all-layers")
+    assert every.exit_code == 0
+    rows = [line for line in every.output.splitlines() if line.startswith("| ")]
+    assert sum(" same " in row for row in rows) == 31  # the unchanged layers are listed too
+    markdown = _run("diff", QUICKNET, changed, "--format", "markdown")
+    assert markdown.exit_code == 0 and markdown.output.startswith("## diff ")
+    assert "| stage0_block0_qconv" in markdown.output
+    # the Keras engine reads the same model the same way: nothing differs
+    keras_engine = _run("diff", QUICKNET, QUICKNET, "--engine", "keras", "--format", "json")
+    assert keras_engine.exit_code == 0, keras_engine.output
+    assert json.loads(keras_engine.output)["counts"]["same"] == 32
+
+
+def test_cli_subprocess_summary_of_several_files():
+    done = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "summary", str(QUICKNET), str(MLP)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("==> ") == 2 and "quicknet_small stats" in done.stdout
