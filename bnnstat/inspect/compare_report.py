@@ -286,9 +286,10 @@ def render_diff(result: ModelDiff, fmt: str = "table", all_layers: bool = False)
         flat = [[cell.replace("\n", " ") for cell in row] for row in total_rows]
         parts = [f"## {_diff_heading(result)}", ""]
         if len(layer_rows) > 1:
-            parts += [_markdown(layer_rows, ["left", "left", "left"] + ["right"] * 4), ""]
+            align = ["left"] * 3 + ["right"] * (len(layer_rows[0]) - 3)
+            parts += [_markdown(layer_rows, align), ""]
         parts.append(_markdown(flat, ["left", "right", "right", "right"]))
-        return "\n".join(parts[: len(parts)])
+        return "\n".join(parts)
     if fmt != "table":
         raise BnnstatError(f"unknown format {fmt!r}; use one of {', '.join(DIFF_FORMATS)}")
     parts = [_diff_heading(result)]
