@@ -49,11 +49,16 @@ def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelReco
         return read(path, precision)
     if precision:
         raise BnnstatError("--precision only applies to --engine static")
-    import_tensorflow_quietly()
-    from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load
+    from bnnstat.cli._progress import Progress
 
-    loaded = load(path)
+    with Progress() as progress:  # the TensorFlow import alone takes seconds
+        progress.update("importing TensorFlow")
+        import_tensorflow_quietly()
+        from bnnstat.inspect.keras_adapter import record
+        from bnnstat.loading import load
+
+        progress.update(f"loading {path.name} with Keras")
+        loaded = load(path)
     return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
 
 
