@@ -151,19 +151,18 @@ def parse_json(path: Path, text: Any, what: str) -> Any:
 
 
 def json_depth(value: Any) -> int:
-    """Nesting depth of parsed JSON (a scalar is 0), computed without recursion."""
-    deepest, stack = 0, [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        elif not isinstance(item, list):
-            continue
-        deepest = max(deepest, depth + 1)
-        if deepest > MAX_JSON_DEPTH:
-            return deepest
-        stack.extend((child, depth + 1) for child in item)
-    return deepest
+    """Nesting depth of parsed JSON (a scalar is 0), level by level, without recursion; stops
+    counting past `MAX_JSON_DEPTH`."""
+    depth, level = 0, [value] if isinstance(value, (dict, list)) else []
+    while level and depth <= MAX_JSON_DEPTH:
+        depth += 1
+        below = []
+        for item in level:
+            for child in item.values() if isinstance(item, dict) else item:
+                if isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
+    return depth
 
 
 def one_line(text: str) -> str:
