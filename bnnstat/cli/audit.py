@@ -13,8 +13,15 @@ from typing import Any
 
 import click
 
-from bnnstat.cli._common import EXIT_CHECK_FAILED, emit, output_option, reports_user_errors
+from bnnstat.cli._common import (
+    EXIT_CHECK_FAILED,
+    emit,
+    output_option,
+    refuse_overwriting,
+    reports_user_errors,
+)
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_names, terminal_safe
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -116,7 +123,10 @@ def audit(
     if max_deployed_size is not None and target is None:
         raise BnnstatError("--max-deployed-size needs --target lce")
     audit_rules.normalise_codes(ignore)  # LCE### codes are accepted by their pattern
+    refuse_overwriting(output, [path])
     record = reader.read(path)
+    if fmt != "json":
+        record = safe_names(record)
     budgets = audit_rules.Budgets(max_memory, min_binarized_macs, max_fp_params, max_deployed_size)
     deployment, extra = _deployment(record, target)
     result = audit_rules.audit(
@@ -128,9 +138,9 @@ def audit(
         extra_findings=extra,
     )
     if fmt == "json":
-        emit(json.dumps(result.to_json(), indent=2), output)
+        emit(json.dumps(result.to_json(), indent=2, allow_nan=False), output)
     else:
-        emit(audit_rules.render_text(result, str(path)), output)
+        emit(audit_rules.render_text(result, terminal_safe(path)), output)
     if not result.passed:
         sys.exit(EXIT_CHECK_FAILED)
 

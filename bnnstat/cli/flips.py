@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, output_option, reports_user_errors
+from bnnstat.cli._common import emit, output_option, refuse_overwriting, reports_user_errors
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import terminal_safe
 
 
 @click.command(
@@ -50,6 +51,8 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
     """
     from bnnstat.inspect import flips as fl
 
+    refuse_overwriting(output, paths)
+    refuse_overwriting(plot_path, paths)
     if plot_path is not None:
         _check_image_suffix(plot_path)
     if len(paths) == 2:
@@ -69,12 +72,12 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
             from bnnstat import plots
 
             figure = plots.plot_flip_ratios(
-                result.series(), f"Flip ratio per epoch: {paths[0].name}"
+                result.series(), f"Flip ratio per epoch: {terminal_safe(paths[0].name)}"
             )
             plots.save_figure(figure, plot_path)
     else:
         raise BnnstatError("give two checkpoints, one FlipStatistics log, or one .keras file")
-    emit(json.dumps(result.to_json(), indent=2) if fmt == "json" else text, output)
+    emit(json.dumps(result.to_json(), indent=2, allow_nan=False) if fmt == "json" else text, output)
 
 
 def _is_model_file(path: Path) -> bool:

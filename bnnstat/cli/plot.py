@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import import_tensorflow_quietly, reports_user_errors
+from bnnstat.cli._common import import_tensorflow_quietly, refuse_overwriting, reports_user_errors
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_names, terminal_safe
 
 # Every name `bnnstat.quantizers.get` resolves to a quantizer that can be built without
 # arguments: Larq's aliases, class names and function names. Kept here as a static list so a
@@ -91,7 +92,7 @@ def quantizer(
     import_tensorflow_quietly()
     figure = plots.plot_quantizer(chosen, x_range=x_range, overlay=overlay)
     plots.save_figure(figure, output)
-    click.echo(f"wrote {output} ({len(chosen)} quantizer(s))")
+    click.echo(f"wrote {terminal_safe(output)} ({len(chosen)} quantizer(s))")
 
 
 @plot.command(
@@ -111,9 +112,12 @@ def model(path: Path, output: Path) -> None:
     from bnnstat.inspect import profile, reader, report
 
     _check_output(output)
-    profile_json = report.to_json(profile.profile(reader.read(path)))
-    plots.save_figure(plots.plot_model(profile_json, title=path.name), output)
-    click.echo(f"wrote {output}")
+    refuse_overwriting(output, [path])
+    record = safe_names(reader.read(path))  # names reach matplotlib's glyph warnings
+    profile_json = report.to_json(profile.profile(record))
+    figure = plots.plot_model(profile_json, title=terminal_safe(path.name))
+    plots.save_figure(figure, output)
+    click.echo(f"wrote {terminal_safe(output)}")
 
 
 def check_quantizer_name(name: str) -> None:

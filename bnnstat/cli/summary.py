@@ -11,8 +11,16 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, import_tensorflow_quietly, output_option, reports_user_errors
+from bnnstat.cli._common import (
+    emit,
+    held_back_warnings,
+    import_tensorflow_quietly,
+    output_option,
+    refuse_overwriting,
+    reports_user_errors,
+)
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_names
 
 ENGINES = ("static", "keras")
 
@@ -22,27 +30,38 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
     overrides: dict[str, int] = {}
     for value in values:
         name, sep, bits = value.partition("=")
-        if not sep or not name.strip() or not bits.strip().isdigit() or int(bits) < 1:
+        digits = bits.strip()
+        if not sep or not name.strip() or not digits.isdigit() or not 1 <= int(digits[:3]) <= 64:
             raise BnnstatError(
-                f"--precision {value!r}: expected NAME=BITS with a positive integer, e.g. my_sign=1"
+                f"--precision {value!r}: expected NAME=BITS with BITS from 1 to 64, e.g. my_sign=1"
             )
         overrides[name.strip()] = int(bits)
     return overrides
 
 
-def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> ModelRecord
-    """A `ModelRecord` of the file at `path`, read by the chosen engine."""
+def read_record(
+    path: Path, engine: str, precision: dict[str, int], safe_mode: bool = True
+):  # -> ModelRecord
+    """A `ModelRecord` of the file at `path`, read by the chosen engine.
+
+    With the Keras engine, warnings Keras or bnnstat's layers emit while loading are held
+    back, and shown only if the load succeeds: a failure is one error line and nothing else.
+    """
     if engine == "static":
         from bnnstat.inspect.reader import read
 
         return read(path, precision)
     if precision:
         raise BnnstatError("--precision only applies to --engine static")
+    if not safe_mode and engine != "keras":
+        raise BnnstatError("--no-safe-mode only applies to --engine keras")
     import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
     from bnnstat.loading import load_model
 
-    return dataclasses.replace(record(load_model(path)), source=str(path))
+    with held_back_warnings():
+        model = load_model(path, safe_mode=safe_mode)
+    return dataclasses.replace(record(model), source=str(path))
 
 
 @click.command(
@@ -81,6 +100,13 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
     "Keras and bnnstat's layers.",
 )
 @click.option(
+    "--no-safe-mode",
+    "no_safe_mode",
+    is_flag=True,
+    help="With --engine keras: also deserialize Lambda layers, which RUNS PYTHON CODE STORED "
+    "IN THE FILE. Only for files you trust as much as a script you would run.",
+)
+@click.option(
     "--precision",
     "precision",
     multiple=True,
@@ -104,6 +130,7 @@ def summary(
     engine: str,
     precision: tuple[str, ...],
     target: str | None,
+    no_safe_mode: bool,
 ) -> None:
     """Parameters, memory and MACs by precision of the model saved at PATH (.h5 or .keras).
 
@@ -113,7 +140,10 @@ def summary(
     from bnnstat.inspect import profile as profiling
     from bnnstat.inspect import report
 
+    refuse_overwriting(output, [path])
     overrides = parse_precision(precision)
-    record = read_record(path, engine, overrides)
+    record = read_record(path, engine, overrides, safe_mode=not no_safe_mode)
+    if fmt != "json":
+        record = safe_names(record)
     model_profile = profiling.profile(record, target=target)
     emit(report.render(model_profile, fmt, include_macs=not no_macs), output)

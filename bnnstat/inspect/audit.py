@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from bnnstat.errors import BnnstatError
@@ -201,7 +202,8 @@ def parse_size(text: str) -> int:
             f"invalid size {text!r}: expected a number with an optional unit ({units}), "
             "e.g. 2MiB or 500KiB"
         )
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    # Exact decimal arithmetic: a 310-digit size is a (huge) integer, not a float overflow.
+    return int(Fraction(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
 def parse_ratio(text: str) -> float:

@@ -503,7 +503,7 @@ def render(profile: ModelProfile, fmt: str = "table", include_macs: bool = True)
     if fmt == "markdown":
         return render_markdown(profile, include_macs)
     if fmt == "json":
-        return json.dumps(to_json(profile), indent=2)
+        return json.dumps(to_json(profile), indent=2, allow_nan=False)
     if fmt == "csv":
         return render_csv(profile, include_macs)
     raise BnnstatError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
