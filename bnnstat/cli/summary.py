@@ -47,14 +47,14 @@ def read_record(
     With the Keras engine, warnings Keras or bnnstat's layers emit while loading are held
     back, and shown only if the load succeeds: a failure is one error line and nothing else.
     """
+    if not safe_mode and engine != "keras":
+        raise BnnstatError("--no-safe-mode only applies to --engine keras")
     if engine == "static":
         from bnnstat.inspect.reader import read
 
         return read(path, precision)
     if precision:
         raise BnnstatError("--precision only applies to --engine static")
-    if not safe_mode and engine != "keras":
-        raise BnnstatError("--no-safe-mode only applies to --engine keras")
     import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
     from bnnstat.loading import load_model

@@ -189,6 +189,9 @@ _SIZE_UNITS = {
 }
 
 
+_MAX_SIZE = 2**63
+
+
 def parse_size(text: str) -> int:
     """Parse a size such as ``2MiB``, ``500KiB``, ``1.5MB`` or ``1200`` (bytes) into bytes.
 
@@ -202,8 +205,11 @@ def parse_size(text: str) -> int:
             f"invalid size {text!r}: expected a number with an optional unit ({units}), "
             "e.g. 2MiB or 500KiB"
         )
-    # Exact decimal arithmetic: a 310-digit size is a (huge) integer, not a float overflow.
-    return int(Fraction(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    # Exact decimal arithmetic (no float overflow), then a bound every later step can handle.
+    size = int(Fraction(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    if size >= _MAX_SIZE:
+        raise BnnstatError(f"invalid size {text[:40]!r}: sizes go up to 2**63 - 1 bytes")
+    return size
 
 
 def parse_ratio(text: str) -> float:
