@@ -25,6 +25,7 @@ optimizer state of legacy HDF5 files); training state belongs in `.keras` files.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,21 @@ class TFOpLambda(keras.layers.Layer):
         return {**super().get_config(), "function": self.function, "arguments": self.arguments}
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded model, and the class name its file saved it under when it had to be rebuilt
+    as another class (a Larq Zoo subclass rebuilt as a functional model), else None."""
+
+    model: keras.Model
+    saved_class_name: str | None = None
+
+
 def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) -> keras.Model:
+    """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file (see `load`)."""
+    return load(path, safe_mode=safe_mode, compile=compile).model
+
+
+def load(path: str | Path, safe_mode: bool = True, compile: bool = False) -> LoadedModel:
     """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file.
 
     Args:
@@ -131,10 +146,10 @@ def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) 
     _register_bnnstat_objects()
     if kind == "keras":
         _check_keras_archive(path)
-        return _keras3_load(path, safe_mode=safe_mode, compile=compile)
+        return LoadedModel(_keras3_load(path, safe_mode=safe_mode, compile=compile))
     config, keras_version = _read_h5_config(path)
     if keras_version.startswith("3."):
-        return _keras3_load(path, safe_mode=safe_mode, compile=False)
+        return LoadedModel(_keras3_load(path, safe_mode=safe_mode, compile=False))
     return _Keras2Loader(path, safe_mode).load(config)
 
 
@@ -197,7 +212,7 @@ class _Keras2Loader:
     def fail(self, layer: str, why: str) -> BnnstatError:
         return BnnstatError(f"{self.path}: layer {layer!r}: {why}")
 
-    def load(self, config: dict[str, Any]) -> keras.Model:
+    def load(self, config: dict[str, Any]) -> LoadedModel:
         try:
             model = self.build_model(config)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
@@ -209,10 +224,8 @@ class _Keras2Loader:
             ) from None
         self.assign_weights(model)
         saved_class = _short(config.get("class_name"))
-        if saved_class not in _MODEL_CLASSES:
-            # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
-            model.saved_class_name = saved_class
-        return model
+        # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
+        return LoadedModel(model, saved_class if saved_class not in _MODEL_CLASSES else None)
 
     # -- model structure ---------------------------------------------------------------
     def build_model(self, config: dict[str, Any]) -> keras.Model:

@@ -109,14 +109,13 @@ def quantizer(
 def model(path: Path, output: Path) -> None:
     """Per-layer bars of weight memory and MACs of the model in PATH, split by precision."""
     from bnnstat import plots
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import reader
+    from bnnstat.inspect.analysis import analyze
 
     _check_output(output)
     refuse_overwriting(output, [path])
-    record = safe_names(reader.read(path))  # names reach matplotlib's glyph warnings
-    profile_json = report.to_json(profile.profile(record))
-    figure = plots.plot_model(profile_json, title=terminal_safe(path.name))
-    plots.save_figure(figure, output)
+    analysis = analyze(safe_names(reader.read(path)))  # names reach matplotlib's warnings
+    plots.save_figure(plots.plot_model(analysis.profile, title=terminal_safe(path.name)), output)
     click.echo(f"wrote {terminal_safe(output)}")
 
 

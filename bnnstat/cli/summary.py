@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -21,6 +22,9 @@ from bnnstat.cli._common import (
 )
 from bnnstat.errors import BnnstatError
 from bnnstat.terminal import safe_names
+
+if TYPE_CHECKING:
+    from bnnstat.inspect.records import ModelRecord
 
 ENGINES = ("static", "keras")
 
@@ -41,7 +45,7 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
 
 def read_record(
     path: Path, engine: str, precision: dict[str, int], safe_mode: bool = True
-):  # -> ModelRecord
+) -> ModelRecord:
     """A `ModelRecord` of the file at `path`, read by the chosen engine.
 
     With the Keras engine, warnings Keras or bnnstat's layers emit while loading are held
@@ -57,11 +61,11 @@ def read_record(
         raise BnnstatError("--precision only applies to --engine static")
     import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load_model
+    from bnnstat.loading import load
 
     with held_back_warnings():
-        model = load_model(path, safe_mode=safe_mode)
-    return dataclasses.replace(record(model), source=str(path))
+        loaded = load(path, safe_mode=safe_mode)
+    return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
 
 
 @click.command(
@@ -137,13 +141,12 @@ def summary(
     The numbers are exactly those of larq.models.summary; bnnstat's extensions (MACs of more
     layer types, bit operations, activation memory, a note for every '?') follow, marked.
     """
-    from bnnstat.inspect import profile as profiling
     from bnnstat.inspect import report
+    from bnnstat.inspect.analysis import analyze
 
     refuse_overwriting(output, [path])
     overrides = parse_precision(precision)
     record = read_record(path, engine, overrides, safe_mode=not no_safe_mode)
     if fmt != "json":
         record = safe_names(record)
-    model_profile = profiling.profile(record, target=target)
-    emit(report.render(model_profile, fmt, include_macs=not no_macs), output)
+    emit(report.render(analyze(record, target), fmt, include_macs=not no_macs), output)

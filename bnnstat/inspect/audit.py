@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import catalog
+from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.findings import Finding
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.profile import ModelProfile
+from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord
 
 
 @dataclass(frozen=True)
@@ -57,50 +60,36 @@ RULES: dict[str, Rule] = {
     )
 }
 
-KERNEL_WEIGHTS: dict[str, tuple[str, str]] = {
-    # weight name -> (its quantizer argument, its constraint argument)
-    "kernel": ("kernel_quantizer", "kernel_constraint"),
-    "depthwise_kernel": ("depthwise_quantizer", "depthwise_constraint"),
-    "pointwise_kernel": ("pointwise_quantizer", "pointwise_constraint"),
-}
+LayerTest = Callable[[LayerRecord], bool]
 
-SIGN_QUANTIZERS = frozenset(
-    {
-        "ste_sign",
-        "stesign",
-        "approx_sign",
-        "approxsign",
-        "swish_sign",
-        "swishsign",
-        "magnitude_aware_sign",
-        "magnitudeawaresign",
-        "noop",
-        "no_op",
-    }
-)
-DENSE_CLASSES = frozenset({"QuantDense"})
-TRANSPOSED_CONV = re.compile(r"Conv\dDTranspose$")
-POOLING = re.compile(r"^(Quant)?(Max|Average|GlobalMax|GlobalAverage)Pool(ing)?\dD$")
-MAX_POOLING = re.compile(r"^(Quant)?(Max|GlobalMax)Pool(ing)?\dD$")
-BATCH_NORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
-MERGES = frozenset({"Add", "Concatenate", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
-# Layers that pass values through without mixing channels: looked through when searching what a
-# layer's output really feeds.
-PASS_THROUGH = frozenset(
-    {
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "Reshape",
-        "Flatten",
-        "Cropping1D",
-        "Cropping2D",
-        "Identity",
-        "Permute",
-    }
-)
+
+def _family(layer: LayerRecord) -> str | None:
+    return catalog.family(layer.class_name)
+
+
+def is_batch_norm(layer: LayerRecord) -> bool:
+    return _family(layer) == "batch_norm"
+
+
+def is_merge(layer: LayerRecord) -> bool:
+    return _family(layer) == "merge"
+
+
+def is_pooling(layer: LayerRecord) -> bool:
+    kind = catalog.layer_kind(layer.class_name)
+    return kind is not None and kind.pool is not None
+
+
+def is_max_pooling(layer: LayerRecord) -> bool:
+    kind = catalog.layer_kind(layer.class_name)
+    return kind is not None and kind.pool == "max"
+
+
+def passes_through(layer: LayerRecord) -> bool:
+    """Passes values on without mixing channels: looked through when searching what a layer's
+    output really feeds."""
+    kind = catalog.layer_kind(layer.class_name)
+    return kind is not None and kind.passes_through
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,14 +132,6 @@ class BudgetCheck:
     actual: float
     passed: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "limit": self.limit,
-            "actual": self.actual,
-            "passed": self.passed,
-        }
-
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -166,13 +147,6 @@ class AuditResult:
         return all(b.passed for b in self.budgets) and not any(
             f.severity == "error" for f in self.findings
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "budgets": [b.to_json() for b in self.budgets],
-            "findings": [f.to_json() for f in self.findings],
-        }
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
@@ -227,35 +201,62 @@ def parse_ratio(text: str) -> float:
     return value
 
 
-def check_budgets(
-    budgets: Budgets, totals: Mapping[str, Any] | None, deployed_bytes: int | None = None
-) -> tuple[BudgetCheck, ...]:
-    """Check `budgets` against profile totals (the ``totals`` object of the summary JSON).
+@dataclass(frozen=True)
+class BudgetTotals:
+    """The model numbers budgets are checked against.
 
-    Reads ``memory_bits``, ``binarized_mac_ratio`` and ``params_by_bitwidth["32"]``.
+    `memory_bits`: Larq's weight memory; `binarized_mac_ratio`: 1-bit MACs / all MACs;
+    `fp_params`: parameters counted at 32 bits.
     """
+
+    memory_bits: int
+    binarized_mac_ratio: float
+    fp_params: int
+
+    @classmethod
+    def of(cls, profile: ModelProfile) -> BudgetTotals:
+        return cls(profile.memory_bits, profile.binarized_mac_ratio, profile.param_count(32))
+
+    @classmethod
+    def from_json(cls, totals: Mapping[str, Any]) -> BudgetTotals:
+        """From the ``totals`` object of a saved summary JSON (missing values count as 0)."""
+        by_bits = totals.get("params_by_bitwidth") or {}
+        return cls(
+            int(totals.get("memory_bits") or 0),
+            float(totals.get("binarized_mac_ratio") or 0.0),
+            int(by_bits.get("32", by_bits.get(32, 0))),
+        )
+
+
+def check_budgets(
+    budgets: Budgets, totals: BudgetTotals | None, deployed_bytes: int | None = None
+) -> tuple[BudgetCheck, ...]:
+    """Check `budgets` against the model's totals and, for ``max_deployed_size``, the bytes of
+    its predicted deployed file."""
     checks: list[BudgetCheck] = []
-    if budgets.max_memory is not None:
-        actual = _require(totals, "memory_bits") / 8
+    needs_totals = (budgets.max_memory, budgets.min_binarized_macs, budgets.max_fp_params)
+    if totals is None and any(v is not None for v in needs_totals):
+        raise ValueError("no profile totals given; cannot check the budgets")
+    if budgets.max_memory is not None and totals is not None:
+        actual = totals.memory_bits / 8
         checks.append(
             BudgetCheck("max_memory", budgets.max_memory, actual, actual <= budgets.max_memory)
         )
-    if budgets.min_binarized_macs is not None:
-        actual = float(_require(totals, "binarized_mac_ratio"))
+    if budgets.min_binarized_macs is not None and totals is not None:
+        ratio = totals.binarized_mac_ratio
         checks.append(
             BudgetCheck(
                 "min_binarized_macs",
                 budgets.min_binarized_macs,
-                actual,
-                actual >= budgets.min_binarized_macs,
+                ratio,
+                ratio >= budgets.min_binarized_macs,
             )
         )
-    if budgets.max_fp_params is not None:
-        by_bits = _require(totals, "params_by_bitwidth")
-        actual = int(by_bits.get("32", by_bits.get(32, 0)))
+    if budgets.max_fp_params is not None and totals is not None:
+        params = totals.fp_params
         checks.append(
             BudgetCheck(
-                "max_fp_params", budgets.max_fp_params, actual, actual <= budgets.max_fp_params
+                "max_fp_params", budgets.max_fp_params, params, params <= budgets.max_fp_params
             )
         )
     if budgets.max_deployed_size is not None:
@@ -272,13 +273,6 @@ def check_budgets(
     return tuple(checks)
 
 
-def _require(totals: Mapping[str, Any] | None, key: str) -> Any:
-    if totals is None or key not in totals:
-        raise ValueError(f"profile totals lack {key!r}; cannot check the budget")
-    value = totals[key]
-    return 0 if value is None else value
-
-
 # ---------------------------------------------------------------------------------------------
 # Layer facts
 
@@ -290,14 +284,20 @@ def kernel_arguments(layer: LayerRecord, weight: str) -> tuple[str, str]:
     ``depthwise_constraint``, whether the weight is called ``depthwise_kernel`` (Keras 2) or
     ``kernel`` (Keras 3).
     """
-    if "DepthwiseConv" in layer.class_name and weight in ("kernel", "depthwise_kernel"):
-        return KERNEL_WEIGHTS["depthwise_kernel"]
-    return KERNEL_WEIGHTS[weight]
+    role = catalog.weight_role(layer.class_name, weight)
+    if role is None or role.quantizer is None or role.constraint is None:
+        raise KeyError(weight)
+    return role.quantizer, role.constraint
 
 
 def kernel_names(layer: LayerRecord) -> tuple[str, ...]:
     """Names of the layer's kernel-like weights (empty for layers that do no MACs)."""
-    return tuple(w.name for w in layer.weights if w.name in KERNEL_WEIGHTS)
+    return tuple(w.name for w in layer.weights if _is_kernel(layer, w.name))
+
+
+def _is_kernel(layer: LayerRecord, weight: str) -> bool:
+    role = catalog.weight_role(layer.class_name, weight)
+    return role is not None and role.is_kernel
 
 
 def kernel_precision(layer: LayerRecord) -> int | None:
@@ -322,7 +322,9 @@ def is_binary(layer: LayerRecord) -> bool:
 
 
 def is_sign_quantizer(name: str) -> bool:
-    return name.lower().replace("-", "_") in SIGN_QUANTIZERS
+    """The quantizer maps to +-1 (or tags Bop-trained 1-bit weights), per the catalog."""
+    kind = catalog.quantizer_kind(name)
+    return kind is not None and kind.binary_sign
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,10 +347,10 @@ def _successors(layers: Sequence[LayerRecord], index: int) -> list[LayerRecord]:
 
 
 def _reachable(
-    layers: Sequence[LayerRecord], index: int, skip: frozenset[str] | None = None
+    layers: Sequence[LayerRecord], index: int, skip: LayerTest = passes_through
 ) -> list[LayerRecord]:
-    """First non-skipped layers on every path from layer `index` (skipping `skip` classes)."""
-    skip = skip if skip is not None else PASS_THROUGH
+    """First non-skipped layers on every path from layer `index` (skipping layers `skip` holds
+    for)."""
     position = {layer.name: i for i, layer in enumerate(layers)}
     found: list[LayerRecord] = []
     stack = _successors(layers, index)
@@ -358,7 +360,7 @@ def _reachable(
         if layer.name in seen:
             continue
         seen.add(layer.name)
-        if layer.class_name in skip:
+        if skip(layer):
             stack.extend(_successors(layers, position[layer.name]))
         else:
             found.append(layer)
@@ -409,10 +411,10 @@ def rule_batchnorm_after_binary(record: ModelRecord) -> Iterable[Finding]:
         for index, layer in enumerate(layers):
             if not (is_compute(layer) and is_binary(layer)):
                 continue
-            targets = _reachable(layers, index, PASS_THROUGH | _pooling_classes(layers))
+            targets = _reachable(layers, index, lambda t: passes_through(t) or is_pooling(t))
             if not targets:
                 continue  # the model's output: BNN002 covers a binarized last layer
-            missing = [t for t in targets if t.class_name not in BATCH_NORM]
+            missing = [t for t in targets if not is_batch_norm(t)]
             if missing:
                 yield _finding(
                     "BNN003",
@@ -423,10 +425,10 @@ def rule_batchnorm_after_binary(record: ModelRecord) -> Iterable[Finding]:
                     "(max-pooling may sit between them)",
                 )
             for norm in targets:
-                if norm.class_name not in BATCH_NORM:
+                if not is_batch_norm(norm):
                     continue
-                after = _reachable(layers, position[norm.name], PASS_THROUGH)
-                pools = [p for p in after if MAX_POOLING.match(p.class_name)]
+                after = _reachable(layers, position[norm.name])
+                pools = [p for p in after if is_max_pooling(p)]
                 if pools:
                     yield _finding(
                         "BNN004",
@@ -436,10 +438,6 @@ def rule_batchnorm_after_binary(record: ModelRecord) -> Iterable[Finding]:
                         "apply max-pooling before the BatchNormalization "
                         "(binary conv -> MaxPool -> BatchNorm), as in XNOR-Net",
                     )
-
-
-def _pooling_classes(layers: Sequence[LayerRecord]) -> frozenset[str]:
-    return frozenset(layer.class_name for layer in layers if POOLING.match(layer.class_name))
 
 
 def rule_input_kernel_pairing(record: ModelRecord) -> Iterable[Finding]:
@@ -470,7 +468,7 @@ def rule_input_kernel_pairing(record: ModelRecord) -> Iterable[Finding]:
 
 
 def _non_sign(
-    layer: LayerRecord, kernel_bits: int | None, input_quantizer: Any
+    layer: LayerRecord, kernel_bits: int | None, input_quantizer: QuantizerRecord | None
 ) -> Iterable[Finding]:
     binary_side = kernel_bits == 1 or (
         input_quantizer is not None and input_quantizer.precision == 1
@@ -506,9 +504,7 @@ def rule_activation_quantizer(record: ModelRecord) -> Iterable[Finding]:
             broken = [
                 t
                 for t in _reachable(layers, index)
-                if t.class_name in BATCH_NORM
-                or t.class_name in MERGES
-                or POOLING.match(t.class_name)
+                if is_batch_norm(t) or is_merge(t) or is_pooling(t)
             ]
             if broken:
                 yield _finding(
@@ -527,7 +523,7 @@ def rule_unaccelerated(record: ModelRecord) -> Iterable[Finding]:
     for layer in record.walk():
         if not (is_compute(layer) and is_binary(layer)):
             continue
-        if layer.class_name in DENSE_CLASSES:
+        if _family(layer) == "dense" and catalog.is_quantized(layer.class_name):
             yield _finding(
                 "BNN008",
                 layer.name,
@@ -535,7 +531,7 @@ def rule_unaccelerated(record: ModelRecord) -> Iterable[Finding]:
                 "Engine) have no binary fully-connected kernel",
                 "use a 1x1 binary QuantConv2D instead, or keep this layer in full precision",
             )
-        if TRANSPOSED_CONV.search(layer.class_name):
+        if _family(layer) == "transpose":
             yield _finding(
                 "BNN009",
                 layer.name,
@@ -558,7 +554,8 @@ def rule_weight_constraint(record: ModelRecord) -> Iterable[Finding]:
             bits = weight.precision if weight is not None else None
             if bits is None and quantizer is not None:
                 bits = quantizer.precision
-            if bits != 1 or (quantizer is not None and quantizer.name.lower() in ("noop", "no_op")):
+            kind = catalog.quantizer_kind(quantizer.name) if quantizer is not None else None
+            if bits != 1 or (kind is not None and kind.tags_only):
                 continue  # NoOp kernels are trained by Bop: no latent weights to constrain
             if layer.config.get(constraint_arg) in (None, "", {}):
                 yield _finding(
@@ -593,25 +590,37 @@ def find_problems(record: ModelRecord) -> list[Finding]:
 
 def audit(
     record: ModelRecord,
-    profile: Any = None,
+    profile: ModelProfile | Mapping[str, Any] | None = None,
     budgets: Budgets | None = None,
     ignore: Iterable[str] = (),
-    deployment: Any = None,
+    deployment: Deployment | None = None,
     extra_findings: Iterable[Finding] = (),
 ) -> AuditResult:
     """Audit a model: budgets checked against its profile, best-practice findings on its record.
 
-    `profile` is a `ModelProfile` or its JSON dict (`report.to_json`), or None when no budget
-    other than the deployed size is checked. `deployment` (a `Deployment`) supplies
-    ``total_bytes`` for ``max_deployed_size``; `extra_findings` (e.g. LCE rules) are merged in.
-    Codes in `ignore` are dropped (unknown codes raise `BnnstatError`).
+    `profile` is a `ModelProfile` (or the JSON of a saved summary), or None when no budget
+    other than the deployed size is checked. `deployment` supplies ``total_bytes`` for
+    ``max_deployed_size``; `extra_findings` (e.g. LCE rules) are merged in. Codes in `ignore`
+    are dropped (unknown codes raise `BnnstatError`).
     """
-    ignored = normalise_codes(ignore, known=extra_codes(extra_findings))
+    findings = [*find_problems(record), *extra_findings]
+    return verdict(findings, profile, budgets, ignore, deployment)
+
+
+def verdict(
+    findings: Iterable[Finding],
+    profile: ModelProfile | Mapping[str, Any] | None = None,
+    budgets: Budgets | None = None,
+    ignore: Iterable[str] = (),
+    deployment: Deployment | None = None,
+) -> AuditResult:
+    """Budgets checked and `findings` kept (less the `ignore`d codes): the audit's result."""
+    findings = list(findings)
+    ignored = normalise_codes(ignore, known=extra_codes(findings))
     budgets = budgets or Budgets()
     totals = _totals(profile) if budgets.any() else None
     deployed = deployment.total_bytes if deployment is not None else None
     checks = check_budgets(budgets, totals, deployed)
-    findings = [*find_problems(record), *extra_findings]
     kept = tuple(f for f in findings if f.code not in ignored)
     return AuditResult(budgets=checks, findings=kept, ignored=tuple(sorted(ignored)))
 
@@ -638,57 +647,9 @@ def normalise_codes(codes: Iterable[str], known: Iterable[str] = ()) -> set[str]
     return result
 
 
-def _totals(profile: Any) -> Mapping[str, Any] | None:
+def _totals(profile: ModelProfile | Mapping[str, Any] | None) -> BudgetTotals | None:
     if profile is None:
         return None
     if isinstance(profile, Mapping):
-        return profile.get("totals", profile)
-    from bnnstat.inspect import report
-
-    return report.to_json(profile)["totals"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def _format_budget_value(name: str, value: float) -> str:
-    if name in ("max_memory", "max_deployed_size"):
-        from bnnstat.utils import memory_as_readable_str
-
-        return memory_as_readable_str(int(round(value * 8)))
-    if name == "min_binarized_macs":
-        return f"{value:.4f}"
-    return f"{int(value):,}"
-
-
-def render_text(result: AuditResult, source: str) -> str:
-    """A human-readable audit report: budgets, findings with hints, and the verdict."""
-    lines = [f"audit of {source}"]
-    if result.budgets:
-        lines.append("budgets:")
-        for check in result.budgets:
-            relation = ">=" if check.name.startswith("min_") else "<="
-            status = "PASS" if check.passed else "FAIL"
-            lines.append(
-                f"  {status}  {check.name:<19} {_format_budget_value(check.name, check.actual)} "
-                f"(limit {relation} {_format_budget_value(check.name, check.limit)})"
-            )
-    if result.findings:
-        lines.append("findings:")
-        for finding in result.findings:
-            where = f"[{finding.layer}] " if finding.layer else ""
-            lines.append(f"  {finding.code} {finding.severity:<7} {where}{finding.message}")
-            lines.append(f"         hint: {finding.hint}")
-    else:
-        lines.append("findings: none")
-    broken = sum(not b.passed for b in result.budgets)
-    counts = {
-        s: sum(f.severity == s for f in result.findings) for s in ("error", "warning", "info")
-    }
-    verdict = "PASSED" if result.passed else "FAILED"
-    lines.append(
-        f"result: {verdict} ({broken} budget(s) broken, {counts['error']} error(s), "
-        f"{counts['warning']} warning(s), {counts['info']} info)"
-    )
-    return "\n".join(lines)
+        return BudgetTotals.from_json(profile.get("totals", profile))
+    return BudgetTotals.of(profile)

@@ -16,7 +16,7 @@ becomes and the bytes of each constant. The file size is then
 where the overhead constants were fitted by least squares on the measured probes (names, shapes,
 op options and signature: about 100 bytes per tensor and 40-180 bytes per op).
 
-Public contract: `predict(record, profile=None) -> Deployment`,
+Public contract: `predict(record, profile) -> Deployment`,
 `findings(record, deployment) -> list[Finding]`.
 """
 
@@ -27,11 +27,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
-from bnnstat.inspect.profile import profile as make_profile
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
 
 # --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
 TENSOR_BYTES = 102
@@ -41,31 +41,6 @@ BASE_BYTES = 487  # header, subgraph, signature, metadata buffer
 # --- measured size limits of constant folding (fact 7) -----------------------------------------
 FOLD_LIMIT = 2**25  # kernels with at least this many elements are not folded
 FAIL_LIMIT = 9216 * 4096  # kernels at least this large make the converter fail
-
-SIGN_INPUT_QUANTIZERS = frozenset({"ste_sign", "approx_sign", "swish_sign"})
-SIGN_KERNEL_QUANTIZERS = frozenset(
-    {
-        "ste_sign",
-        "swish_sign",
-        "magnitude_aware_sign",
-        "xnor_weight_scale",
-        "magnitude_aware_sign_unclipped",
-    }
-)
-
-CONV_2D = ("Conv2D", "QuantConv2D")
-DENSE = ("Dense", "QuantDense")
-DEPTHWISE = ("DepthwiseConv2D", "QuantDepthwiseConv2D")
-SEPARABLE = ("SeparableConv2D", "QuantSeparableConv2D", "SeparableConv1D", "QuantSeparableConv1D")
-CONV_1D = ("Conv1D", "QuantConv1D")
-TRANSPOSED = ("Conv2DTranspose", "QuantConv2DTranspose", "Conv1DTranspose", "Conv3DTranspose")
-CONV_3D = ("Conv3D", "QuantConv3D")
-LOCALLY = ("LocallyConnected2D", "QuantLocallyConnected2D", "LocallyConnected1D",
-           "QuantLocallyConnected1D")
-WEIGHTED = CONV_2D + DENSE + DEPTHWISE + SEPARABLE + CONV_1D + TRANSPOSED + CONV_3D + LOCALLY
-FREE = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "ActivityRegularization")
-RESHAPING = ("Flatten", "Reshape")
-
 
 @dataclass(frozen=True)
 class Op:
@@ -118,16 +93,26 @@ class Scope:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+def _name(quantizer_name: str) -> str:
+    """A quantizer name as messages spell it: ``SteTern`` -> ``ste_tern``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", quantizer_name).lower()
 
 
-def _quantizer_name(layer: LayerRecord, argument: str) -> str | None:
+def _plan(layer: LayerRecord | None) -> str | None:
+    """The catalog's name of the rule below that describes what LCE makes of this layer."""
+    return catalog.lce_plan(layer.class_name) if layer is not None else None
+
+
+def _weighted(layer: LayerRecord | None) -> bool:
+    return _plan(layer) in catalog.LCE_WEIGHTED_PLANS
+
+
+def _quantizer(layer: LayerRecord, argument: str) -> catalog.QuantizerKind | None:
     quantizer = layer.quantizer(argument)
-    return _snake(quantizer.name) if quantizer is not None else None
+    return catalog.quantizer_kind(quantizer.name) if quantizer is not None else None
 
 
-def _kernel(layer: LayerRecord):
+def _kernel(layer: LayerRecord) -> WeightRecord | None:
     for name in ("kernel", "depthwise_kernel"):
         weight = layer.weight(name)
         if weight is not None:
@@ -169,18 +154,21 @@ def packs(layer: LayerRecord) -> str | None:
     more elements is not folded, so it cannot pack either.
 
     Returns None when the layer packs, else the reason it does not (for a binary layer)."""
-    if layer.class_name != "QuantConv2D":
+    if not catalog.lce_packable(layer.class_name):
         return f"LCE only packs QuantConv2D, not {layer.class_name}"
     if not _channels_last(layer):
         return "channels_first convolutions are converted as float convs between transposes"
-    input_q = _quantizer_name(layer, "input_quantizer")
-    kernel_q = _quantizer_name(layer, "kernel_quantizer")
+    input_q = layer.quantizer("input_quantizer")
+    kernel_q = layer.quantizer("kernel_quantizer")
     if input_q is None:
         return "it has no input quantizer, so its input is not binary"
-    if input_q not in SIGN_INPUT_QUANTIZERS:
-        return f"its input quantizer {input_q} is not sign-like"
-    if kernel_q not in SIGN_KERNEL_QUANTIZERS:
-        return f"its kernel quantizer {kernel_q} is not sign-like"
+    input_kind = _quantizer(layer, "input_quantizer")
+    if input_kind is None or not input_kind.sign_input:
+        return f"its input quantizer {_name(input_q.name)} is not sign-like"
+    kernel_kind = _quantizer(layer, "kernel_quantizer")
+    if kernel_kind is None or not kernel_kind.sign_kernel:
+        kernel_name = _name(kernel_q.name) if kernel_q is not None else None
+        return f"its kernel quantizer {kernel_name} is not sign-like"
     if layer.config.get("pad_values", 0.0) not in (0, 0.0, 1, 1.0):
         return "pad_values other than 0 or 1 are not supported by the packed conv"
     kernel = _kernel(layer)
@@ -204,14 +192,14 @@ def padding_waste_bytes(kernel_shape: Sequence[int]) -> int:
 
 
 def is_packed(layer: LayerRecord | None) -> bool:
-    return layer is not None and layer.class_name == "QuantConv2D" and packs(layer) is None
+    return layer is not None and catalog.lce_packable(layer.class_name) and packs(layer) is None
 
 
 def bconv_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
     """Fact 2: a BatchNormalization fuses into the packed conv that feeds it (directly, or
     through a ReLU that is fused as well) when it is that conv's only consumer."""
     producer = scope.producer(bn)
-    if producer is not None and producer.class_name == "Activation":
+    if _plan(producer) == "activation":
         if len(scope.consumers(producer)) != 1:
             return None
         producer = scope.producer(producer)
@@ -227,7 +215,7 @@ def float_layer_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
     producer = scope.producer(bn)
     if (
         producer is not None
-        and producer.class_name in WEIGHTED
+        and _weighted(producer)
         and not is_packed(producer)
         and len(scope.consumers(producer)) == 1
     ):
@@ -241,11 +229,11 @@ def writes_bits(layer: LayerRecord, scope: Scope) -> bool:
     MaxPool2D (run on bits) whose consumers are all packed convs."""
     tail = layer
     followers = scope.consumers(layer)
-    if len(followers) == 1 and followers[0].class_name == "Activation":
+    if len(followers) == 1 and _plan(followers[0]) == "activation":
         followers = scope.consumers(followers[0])
     if (
         len(followers) == 1
-        and followers[0].class_name == "BatchNormalization"
+        and _plan(followers[0]) == "batch_norm"
         and bconv_feeding_bn(followers[0], scope) is layer
     ):
         tail = followers[0]
@@ -257,7 +245,7 @@ def _binarizing_consumers(layer: LayerRecord, scope: Scope) -> bool:
     if not consumers:
         return False
     for consumer in consumers:
-        if consumer.class_name in ("MaxPool2D", "MaxPooling2D"):
+        if _plan(consumer) == "max_pool":
             if not _binarizing_consumers(consumer, scope):
                 return False
         elif not is_packed(consumer):
@@ -269,13 +257,13 @@ def input_is_bits(layer: LayerRecord, scope: Scope) -> bool:
     """Fact 2: a packed conv needs an `LceQuantize` op unless its input is already packed bits
     (written by a packed conv, its fused BN, or a max pool over those)."""
     producer = scope.producer(layer)
-    while producer is not None and producer.class_name in ("MaxPool2D", "MaxPooling2D"):
+    while producer is not None and _plan(producer) == "max_pool":
         producer = scope.producer(producer)
     if producer is None:
         return False
-    if producer.class_name == "BatchNormalization":
+    if _plan(producer) == "batch_norm":
         producer = bconv_feeding_bn(producer, scope)
-    elif producer.class_name == "Activation":
+    elif _plan(producer) == "activation":
         producer = scope.producer(producer)
     return is_packed(producer) and producer is not layer and writes_bits(producer, scope)
 
@@ -288,7 +276,7 @@ def plan_packed_conv(layer: LayerRecord, scope: Scope) -> Plan:
     assert kernel is not None
     c_out = kernel.shape[-1]
     follow_bn = any(
-        c.class_name == "BatchNormalization" and bconv_feeding_bn(c, scope) is layer
+        _plan(c) == "batch_norm" and bconv_feeding_bn(c, scope) is layer
         for c in _through_activation(layer, scope)
     )
     calls = max(layer.call_count, 1)
@@ -303,7 +291,7 @@ def plan_packed_conv(layer: LayerRecord, scope: Scope) -> Plan:
 
 def _through_activation(layer: LayerRecord, scope: Scope) -> list[LayerRecord]:
     consumers = scope.consumers(layer)
-    if len(consumers) == 1 and consumers[0].class_name == "Activation":
+    if len(consumers) == 1 and _plan(consumers[0]) == "activation":
         return scope.consumers(consumers[0])
     return consumers
 
@@ -334,7 +322,7 @@ def pad_ops(layer: LayerRecord) -> list[Op]:
 
 def has_folded_bn(layer: LayerRecord, scope: Scope) -> bool:
     return any(
-        c.class_name == "BatchNormalization" and float_layer_feeding_bn(c, scope) is layer
+        _plan(c) == "batch_norm" and float_layer_feeding_bn(c, scope) is layer
         for c in scope.consumers(layer)
     )
 
@@ -482,7 +470,7 @@ def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
     activation = layer.config.get("activation")
     producer = scope.producer(layer)
     if activation in ("relu", "relu6", "linear", None) and producer is not None and (
-        producer.class_name in WEIGHTED or producer.class_name == "BatchNormalization"
+        _weighted(producer) or _plan(producer) == "batch_norm"
     ):
         return Plan((), "none", note="fused into the previous op")
     if activation == "linear":
@@ -493,45 +481,45 @@ def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
 def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
     """Fact 6: a layer without weights is one op (shape and axis operands are small constants);
     input, dropout-like layers vanish; a max pool over packed bits is an `LceBMaxPool2d`."""
-    if layer.class_name in FREE:
+    plan = _plan(layer)
+    if plan == "free":
         return Plan((), "none")
-    if layer.class_name in RESHAPING:
+    if plan == "reshape":
         return Plan((Op("RESHAPE", "builtin", (8,)),), "none")
-    if layer.class_name.startswith("Global") and "Average" in layer.class_name:
+    if plan == "mean":
         return Plan((Op("MEAN", "builtin", (8,)),), "none")
-    if layer.class_name in ("ZeroPadding2D", "ZeroPadding1D"):
+    if plan == "pad":
         return Plan((Op("PAD", "builtin", (32,)),), "none")
-    if layer.class_name in ("MaxPool2D", "MaxPooling2D") and _binarizing_consumers(layer, scope):
+    if plan == "max_pool" and _binarizing_consumers(layer, scope):
         return Plan((Op("LceBMaxPool2d", "lce"),), "none", note="runs on packed bits")
     return Plan((Op(layer.class_name, "builtin"),), "none")
 
 
-# Weighted layers that do not pack, by class: the rule that says how LCE stores them.
-_UNPACKED_RULES = (
-    (CONV_2D, plan_float_conv2d),
-    (DENSE, plan_dense),
-    (DEPTHWISE, plan_depthwise),
-    (SEPARABLE, plan_separable),
-    (CONV_1D, plan_conv1d),
-    (TRANSPOSED, plan_transposed),
-    (CONV_3D, plan_conv3d),
-)
+# Weighted layers that do not pack, by their catalog plan: the rule that says how LCE stores them.
+_UNPACKED_RULES = {
+    "conv2d": plan_float_conv2d,
+    "dense": plan_dense,
+    "depthwise": plan_depthwise,
+    "separable": plan_separable,
+    "conv1d": plan_conv1d,
+    "transposed": plan_transposed,
+    "conv3d": plan_conv3d,
+    "locally_connected": plan_locally_connected,
+}
 
 
 def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
     """Dispatch one layer to the rule that describes what LCE makes of it."""
-    name = layer.class_name
-    if name == "BatchNormalization":
+    name = _plan(layer)
+    if name == "batch_norm":
         return plan_batch_norm(layer, scope)
-    if name == "Activation":
+    if name == "activation":
         return plan_activation(layer, scope)
-    if name not in WEIGHTED or _kernel(layer) is None and name not in SEPARABLE:
+    if name not in _UNPACKED_RULES or _kernel(layer) is None and name != "separable":
         return plan_weightless(layer, scope)
     if is_packed(layer):
         return plan_packed_conv(layer, scope)
-    rule = next(
-        (rule for classes, rule in _UNPACKED_RULES if name in classes), plan_locally_connected
-    )
+    rule = _UNPACKED_RULES[name]
     plan = rule(layer, scope)
     kernel = _kernel(layer)
     if kernel is not None and kernel.precision is not None and kernel.count >= FOLD_LIMIT:
@@ -584,15 +572,12 @@ def _plan_scope(layers: Sequence[LayerRecord]) -> list[tuple[LayerRecord, Plan]]
     return plans
 
 
-def predict(record: ModelRecord, profile: ModelProfile | None = None) -> Deployment:
+def predict(record: ModelRecord, profile: ModelProfile) -> Deployment:
     """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration.
 
     ``total_bytes = fixed_bytes(record) + sum(layers[].bytes)`` (a nested model's bytes are
     those of its layers). ``accelerated_binary_mac_ratio`` = (1-bit MACs of packed layers) /
-    (all of Larq's 1-bit MACs), both taken from the inspector profile; `profile` is computed
-    from `record` when not given."""
-    if profile is None:
-        profile = make_profile(record)
+    (all of Larq's 1-bit MACs), both taken from `profile`, the inspector profile of `record`."""
     macs = one_bit_macs(record, profile)
     planned = _plan_scope(record.layers)
     plan_of = {id(layer): plan for layer, plan in planned}
@@ -638,7 +623,7 @@ def finding_not_convertible(record: ModelRecord, deployment: Deployment) -> list
 def finding_binary_conv_not_packed(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
     """LCE002 (warning): a binary QuantConv2D that LCE stores as float32 (fact 3), with what
     to change so that it packs (fact 1)."""
-    if layer.class_name != "QuantConv2D" or not _is_binary(layer) or plan.accelerated:
+    if not catalog.lce_packable(layer.class_name) or not _is_binary(layer) or plan.accelerated:
         return []
     reason = packs(layer) or "not packed"
     kernel = _kernel(layer)
@@ -657,7 +642,7 @@ def finding_binary_conv_not_packed(layer: LayerRecord, plan: LayerDeployment) ->
 def finding_binary_layer_never_packed(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
     """LCE003 (warning): a binary layer of a kind LCE never packs (Dense, depthwise, separable,
     Conv1D, transposed, 3-D, locally connected) is stored at 32 bits per weight (fact 3)."""
-    if layer.class_name == "QuantConv2D" or layer.class_name not in WEIGHTED:
+    if catalog.lce_packable(layer.class_name) or not _weighted(layer):
         return []
     if not any(w.precision == 1 for w in layer.weights):
         return []
@@ -696,7 +681,7 @@ def finding_kernel_not_folded(layer: LayerRecord, plan: LayerDeployment) -> list
 def finding_unfoldable_bn(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
     """LCE006 (info): a BatchNormalization that follows no conv or dense cannot be folded and
     costs a MUL and an ADD with 2 float32 vectors (fact 4)."""
-    if layer.class_name != "BatchNormalization" or plan.stored_as != "float32":
+    if _plan(layer) != "batch_norm" or plan.stored_as != "float32":
         return []
     message = f"{layer.name} cannot be folded into a preceding layer: MUL + ADD, {plan.bytes} bytes"
     hint = "expected for pre-activation BN; place BN right after a conv to have it folded"
