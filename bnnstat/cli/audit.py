@@ -119,17 +119,22 @@ def audit(
     from bnnstat.inspect import audit as audit_rules
     from bnnstat.inspect import audit_report, reader, serialize
     from bnnstat.inspect.analysis import analyze
+    from bnnstat.inspect.reader.container import OutsideFileError
 
     if max_deployed_size is not None and target is None:
         raise BnnstatError("--max-deployed-size needs --target lce")
     audit_rules.normalise_codes(ignore)  # LCE### codes are accepted by their pattern
     refuse_overwriting(output, [path])
-    record = reader.read(path)
-    analysis = analyze(safe_names(record) if fmt != "json" else record, target)
     budgets = audit_rules.Budgets(max_memory, min_binarized_macs, max_fp_params, max_deployed_size)
-    result = audit_rules.verdict(
-        analysis.findings, analysis.profile, budgets, ignore, analysis.deployment
-    )
+    try:
+        record = reader.read(path)
+    except OutsideFileError as error:  # a scanner's finding, not just bad input
+        result = audit_rules.verdict([audit_rules.outside_file_finding(error)], ignore=ignore)
+    else:
+        analysis = analyze(safe_names(record) if fmt != "json" else record, target)
+        result = audit_rules.verdict(
+            analysis.findings, analysis.profile, budgets, ignore, analysis.deployment
+        )
     if fmt == "json":
         emit(serialize.dumps(result), output)
     else:

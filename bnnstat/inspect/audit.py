@@ -31,6 +31,7 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import ModelProfile
+from bnnstat.inspect.reader.container import OutsideFileError
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord
 
 
@@ -57,6 +58,15 @@ RULES: dict[str, Rule] = {
         Rule("BNN009", "warning", "binary transposed convolution (not accelerated)"),
         Rule("BNN010", "warning", "non-sign quantizer where a binary (+-1) one is expected"),
         Rule("BNN011", "warning", "binary kernel without a weight constraint (starved weights)"),
+    )
+}
+# Security findings, like the model scanners people run in CI: facts about what the file would
+# make a loader do, not BNN practice.
+SECURITY_RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("SEC001", "warning", "Python bytecode in a layer (runs when safe_mode=False)"),
+        Rule("SEC002", "error", "HDF5 links or storage outside the file (refused by every reader)"),
     )
 }
 
@@ -372,7 +382,8 @@ def _reachable(
 
 
 def _finding(code: str, layer: str | None, message: str, hint: str) -> Finding:
-    return Finding(code, RULES[code].severity, layer, message, hint)
+    rule = RULES.get(code) or SECURITY_RULES[code]
+    return Finding(code, rule.severity, layer, message, hint)
 
 
 def _binarized_parts(layer: LayerRecord) -> str:
@@ -567,6 +578,48 @@ def rule_weight_constraint(record: ModelRecord) -> Iterable[Finding]:
                 )
 
 
+def _holds_bytecode(value: Any) -> bool:
+    """A serialized Python function: Keras 3 ``{"class_name": "__lambda__"}`` objects, or a Keras
+    2 Lambda's ``function`` (base64 marshalled code) with ``function_type: "lambda"``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if item.get("class_name") == "__lambda__":
+                return True
+            if item.get("function_type") == "lambda" and item.get("function"):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def rule_python_code(record: ModelRecord) -> Iterable[Finding]:
+    """SEC001: a layer whose config carries Python bytecode (a Lambda layer, a lambda quantizer):
+    Keras runs it when the file is loaded with ``safe_mode=False``. bnnstat's static reader
+    never unmarshals it."""
+    for layer in record.walk():
+        if _holds_bytecode(layer.config):
+            yield _finding(
+                "SEC001",
+                layer.name,
+                f"{layer.class_name} '{layer.name}' stores Python bytecode that runs when the "
+                "file is loaded with safe_mode=False",
+                "replace it with a registered layer or keras.ops; load only with safe mode on",
+            )
+
+
+def outside_file_finding(error: OutsideFileError) -> Finding:
+    """SEC002 for a file every reader refuses because it names data outside itself."""
+    return _finding(
+        "SEC002",
+        None,
+        f"HDF5 {error.problem}: a loader following it reads other files on the machine",
+        "re-save the model with Keras; never ship links or external storage in a model file",
+    )
+
+
 RULE_FUNCTIONS = (
     rule_first_last,
     rule_batchnorm_after_binary,
@@ -574,6 +627,7 @@ RULE_FUNCTIONS = (
     rule_activation_quantizer,
     rule_unaccelerated,
     rule_weight_constraint,
+    rule_python_code,
 )
 
 
@@ -638,10 +692,11 @@ def normalise_codes(codes: Iterable[str], known: Iterable[str] = ()) -> set[str]
             if not code:
                 continue
             is_lce = re.fullmatch(r"LCE\d{3}", code) is not None
-            if code not in RULES and code not in known_codes and not is_lce:
+            known_here = code in RULES or code in SECURITY_RULES or code in known_codes
+            if not known_here and not is_lce:
                 raise BnnstatError(
                     f"unknown audit code {raw!r} for --ignore; known codes: "
-                    + ", ".join(sorted(RULES))
+                    + ", ".join(sorted({*RULES, *SECURITY_RULES}))
                 )
             result.add(code)
     return result

@@ -32,6 +32,16 @@ def fail(path: Path, problem: str) -> BnnstatError:
     return BnnstatError(f"{path}: {problem}")
 
 
+class OutsideFileError(BnnstatError):
+    """The file names data outside itself (an external link, external raw storage, a virtual
+    dataset): refused by every reader, reported by `bnnstat audit` as finding SEC002."""
+
+    def __init__(self, path: Path, object_name: str, problem: str) -> None:
+        super().__init__(f"{path}: HDF5 {problem}; bnnstat never reads outside the model file")
+        self.object_name = object_name
+        self.problem = problem
+
+
 class Window(io.RawIOBase):
     """A read-only, seekable view of `length` bytes at `start` of a binary file."""
 
@@ -211,15 +221,12 @@ def check_h5(path: Path, handle: Any) -> None:
 
     root.links.visit(visit_link, info=True)
     for name, kind in outside:
-        where = f"HDF5 object {_h5_name(name)}"
+        where = f"object {_h5_name(name)}"
         if kind == h5py.h5l.TYPE_EXTERNAL:
             target_file, target = root.links.get_val(name)
-            raise fail(
-                path,
-                f"{where} is an external link to {decode(target_file)!r}:{decode(target)}; "
-                "bnnstat never reads outside the model file",
-            )
-        raise fail(path, f"{where} is a user-defined link; bnnstat follows none")
+            problem = f"{where} is an external link to {decode(target_file)!r}:{decode(target)}"
+            raise OutsideFileError(path, _h5_name(name), problem)
+        raise OutsideFileError(path, _h5_name(name), f"{where} is a user-defined link")
     for name in soft:
         try:
             h5py.h5o.open(root, name)
@@ -240,17 +247,11 @@ def check_h5(path: Path, handle: Any) -> None:
     for name in datasets:
         plist = h5py.h5d.open(root, name).get_create_plist()
         if plist.get_layout() == h5py.h5d.VIRTUAL:
-            raise fail(
-                path,
-                f"HDF5 dataset {_h5_name(name)} is a virtual dataset (its data lives in other "
-                "files); bnnstat never reads outside the model file",
-            )
+            problem = f"dataset {_h5_name(name)} is a virtual dataset (data in other files)"
+            raise OutsideFileError(path, _h5_name(name), problem)
         if plist.get_external_count() > 0:
-            raise fail(
-                path,
-                f"HDF5 dataset {_h5_name(name)} keeps its data in an external file; bnnstat "
-                "never reads outside the model file",
-            )
+            problem = f"dataset {_h5_name(name)} keeps its data in an external file"
+            raise OutsideFileError(path, _h5_name(name), problem)
 
 
 def _h5_name(name: bytes | str) -> str:
