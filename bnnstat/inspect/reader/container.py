@@ -189,8 +189,15 @@ def open_h5(path: Path, source: Any = None) -> Iterator[Any]:
         reason = str(error).split("(")[0].strip().rstrip(":") or type(error).__name__
         raise fail(path, f"cannot read HDF5 data (truncated or corrupt file?): {reason}") from None
     with handle:
-        check_h5(path, handle)
-        yield handle
+        try:
+            check_h5(path, handle)
+            yield handle
+        except (RuntimeError, OSError, UnicodeDecodeError) as error:
+            # What h5py raises for a corrupt structure met while walking or reading (bad object
+            # headers, impossible dataspaces, undecodable names); our own code raises neither.
+            raise fail(
+                path, f"corrupt HDF5 data ({one_line(str(error)) or type(error).__name__})"
+            ) from None
 
 
 # --- HDF5: nothing outside the file, bounded walks and reads ---------------------------------
@@ -245,7 +252,10 @@ def check_h5(path: Path, handle: Any) -> None:
 
     h5py.h5o.visit(root, visit_object, info=True)
     for name in datasets:
-        plist = h5py.h5d.open(root, name).get_create_plist()
+        try:
+            plist = h5py.h5d.open(root, name).get_create_plist()
+        except (KeyError, ValueError):  # listed by the visit, yet cannot be opened: corrupt
+            raise fail(path, f"corrupt HDF5 dataset {_h5_name(name)}") from None
         if plist.get_layout() == h5py.h5d.VIRTUAL:
             problem = f"dataset {_h5_name(name)} is a virtual dataset (data in other files)"
             raise OutsideFileError(path, _h5_name(name), problem)
