@@ -425,3 +425,10 @@ def test_audit_reports_data_outside_the_file_as_sec002(tmp_path, attack):
     ignored = _run(["audit", str(path), "--ignore", "SEC002", "--format", "json"])
     assert ignored.exit_code == 0, ignored.output
     assert json.loads(ignored.stdout)["findings"] == []
+
+
+@pytest.mark.parametrize("attack", ["negative_bit_width", "huge_bit_width"])
+def test_keras_engine_refuses_impossible_bit_widths(tf, tmp_path, attack):
+    path = hostile.ATTACKS[attack](tmp_path)
+    line = _one_error_line(_run(["summary", str(path), "--engine", "keras"]), path)
+    assert "is not an integer from 1 to 64" in line

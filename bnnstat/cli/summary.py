@@ -65,7 +65,11 @@ def read_record(
 
     with held_back_warnings():
         loaded = load(path, safe_mode=safe_mode)
-    return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
+    try:
+        model_record = record(loaded.model, loaded.saved_class_name)
+    except BnnstatError as error:  # e.g. an impossible bit width the file gave a quantizer
+        raise BnnstatError(f"{path}: {error}") from None
+    return dataclasses.replace(model_record, source=str(path))
 
 
 @click.command(

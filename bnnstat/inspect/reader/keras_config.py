@@ -201,8 +201,10 @@ def _keras3_ref(value: Mapping[str, Any]) -> tuple[Ref, Shape | None]:
     if not isinstance(name, str):
         raise TypeError(f"keras_history names a {type(name).__name__}, not a layer")
     shape = config.get("shape")
-    if shape is not None:
-        check_layer_values("__keras_tensor__", {"shape": shape})
+    if shape is not None and not (
+        isinstance(shape, list) and all(d is None or (_is_int(d) and d > 0) for d in shape)
+    ):
+        raise BadValue(f"a recorded tensor shape must list positive dimensions, got {shape!r}")
     return Ref(name, int(node), int(tensor)), (tuple(shape) if shape is not None else None)
 
 
