@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bnnstat.errors import BnnstatError
 from bnnstat.inspect.catalog import (
     QUANTIZER_ARGUMENTS,
     family,
@@ -356,8 +355,8 @@ class ModelConfig:
         name = str(entry.get("name") or config.get("name") or class_name)
         try:
             check_layer_values(class_name, config)
-        except BadValue as error:
-            raise BnnstatError(f"{self.context.path}: layer {name!r}: {error}") from None
+        except BadValue as error:  # reported by the build step as a config-structure error
+            raise BadValue(f"layer {name!r}: {error}") from None
         layer = Layer(name, class_name, config, calls, operation=is_operation(entry))
         layer.quantizers = layer_quantizers(class_name, config, self.context.overrides)
         if is_model_config(entry):
@@ -374,7 +373,7 @@ class ModelConfig:
                 try:
                     check_layer_values("InputLayer", self.input_config)
                 except BadValue as error:
-                    raise BnnstatError(f"{self.context.path}: input layer: {error}") from None
+                    raise BadValue(f"input layer: {error}") from None
                 continue
             calls = [Call([Ref(previous, 0, 0)], {}, [None])] if previous else [Call([], {}, [])]
             layer = self._layer(entry, calls)
