@@ -34,6 +34,21 @@ def terminal_safe_lines(text: str) -> str:
     return _CONTROL_BUT_NEWLINE.sub(_escape, text)
 
 
+def safe_strings(value: Any) -> Any:
+    """A copy of a result made of frozen dataclasses, tuples, lists and dicts in which every
+    string is `terminal_safe` (flip statistics whose layer names come from a file or a log)."""
+    if isinstance(value, str):
+        return terminal_safe(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: safe_strings(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, (tuple, list)):
+        return type(value)(safe_strings(item) for item in value)
+    if isinstance(value, dict):
+        return {safe_strings(k): safe_strings(v) for k, v in value.items()}
+    return value
+
+
 def safe_names(record: Any) -> Any:
     """A copy of a `ModelRecord` whose model, layer and inbound names, source and notes are
     `terminal_safe` (for text reports; JSON output escapes control characters itself)."""

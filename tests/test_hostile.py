@@ -432,3 +432,18 @@ def test_keras_engine_refuses_impossible_bit_widths(tf, tmp_path, attack):
     path = hostile.ATTACKS[attack](tmp_path)
     line = _one_error_line(_run(["summary", str(path), "--engine", "keras"]), path)
     assert "is not an integer from 1 to 64" in line
+
+
+def test_flips_log_layer_names_are_terminal_safe(tmp_path):
+    log = tmp_path / "flips.jsonl"
+    name = "conv\x1b]0;pwned\x07\nresult: PASSED"
+    rows = [{"epoch": e, "step": None, "layer": name, "flipped": 1, "total": 4, "ratio": 0.25}
+            for e in (1, 2)]  # fmt: skip
+    log.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    result = _run(["flips", str(log), "--plot", str(tmp_path / "ratio.png")])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert not any(line.startswith("result: PASSED") for line in result.stdout.splitlines())
+    assert (tmp_path / "ratio.png").stat().st_size > 0
+    raw = json.loads(_run(["flips", str(log), "--format", "json"]).stdout)
+    assert raw["layers"] == [name]  # JSON keeps the real name

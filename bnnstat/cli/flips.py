@@ -9,7 +9,7 @@ import click
 
 from bnnstat.cli._common import emit, output_option, refuse_overwriting, reports_user_errors
 from bnnstat.errors import BnnstatError
-from bnnstat.terminal import terminal_safe
+from bnnstat.terminal import safe_strings, terminal_safe
 
 
 @click.command(
@@ -59,20 +59,22 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
         if plot_path is not None:
             raise BnnstatError("--plot applies to a log or a .keras file, not to two checkpoints")
         result = fl.compare_checkpoints(*paths)
-        text = flips_report.render_checkpoints(result)
+        text = flips_report.render_checkpoints(safe_strings(result))
     elif len(paths) == 1 and _is_model_file(paths[0]):
         result = fl.bop_state(paths[0])
-        text = flips_report.render_bop_state(result)
+        text = flips_report.render_bop_state(safe_strings(result))
         if plot_path is not None:
             _save_threshold_plot(fl, paths[0], plot_path)
     elif len(paths) == 1:
         result = fl.log_flips(paths[0])
-        text = flips_report.render_log(result)
+        text = flips_report.render_log(safe_strings(result))
         if plot_path is not None:
             from bnnstat import plots
 
+            # layer names come from the log: escaped before matplotlib warns about their glyphs
             figure = plots.plot_flip_ratios(
-                result.series(), f"Flip ratio per epoch: {terminal_safe(paths[0].name)}"
+                safe_strings(result).series(),
+                f"Flip ratio per epoch: {terminal_safe(paths[0].name)}",
             )
             plots.save_figure(figure, plot_path)
     else:
