@@ -160,7 +160,7 @@ def threshold_ratios(m: np.ndarray, threshold: float) -> np.ndarray:
     """|m| / threshold, element-wise."""
     import numpy as np
 
-    if not threshold > 0:
+    if not 0 < threshold < math.inf:
         raise BnnstatError(f"Bop threshold must be positive to compare against, got {threshold}")
     return np.abs(np.asarray(m, dtype=np.float64)) / threshold
 
@@ -494,6 +494,10 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
             raise BnnstatError(
                 f"{path}: Bop state for {layer_name!r}/{weight.name} has shape "
                 f"{tuple(m.shape)}, expected {tuple(weight.shape)}"
+            )
+        if not np.isfinite(np.asarray(m, dtype=np.float64)).all():
+            raise BnnstatError(
+                f"{path}: Bop state for {layer_name!r}/{weight.name} holds NaN or infinite values"
             )
         values = threshold_ratios(m, threshold)
         previous = ratios.get(layer_name)
