@@ -25,6 +25,7 @@ optimizer state of legacy HDF5 files); training state belongs in `.keras` files.
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,17 +264,25 @@ class _Keras2Loader:
         for name, layer in layers.items():
             if isinstance(layer, keras.KerasTensor):  # an Input
                 outputs[name] = [layer]
-        while any(pending.values()):
-            progressed = False
-            for name, nodes in pending.items():
-                while nodes and self.inputs_ready(nodes[0], outputs):
-                    outputs.setdefault(name, []).append(
-                        self.call_node(name, layers[name], nodes.pop(0), outputs)
-                    )
-                    progressed = True
-            if not progressed:
-                stuck = next(name for name, nodes in pending.items() if nodes)
-                raise self.fail(stuck, "its inbound layers cannot be resolved")
+        # A layer waits on the first producer it still needs and is looked at again only when
+        # that producer has made another output: linear in the calls, in any listing order.
+        waiting: dict[str, list[str]] = {}
+        queue = deque(pending)
+        while queue:
+            name = queue.popleft()
+            nodes = pending[name]
+            while nodes:
+                blocker = self.missing_input(nodes[0], outputs)
+                if blocker is not None:
+                    waiting.setdefault(blocker, []).append(name)
+                    break
+                outputs.setdefault(name, []).append(
+                    self.call_node(name, layers[name], nodes.pop(0), outputs)
+                )
+                queue.extend(waiting.pop(name, []))
+        stuck = next((name for name, nodes in pending.items() if nodes), None)
+        if stuck is not None:
+            raise self.fail(stuck, "its inbound layers cannot be resolved")
         inputs = [self.tensor(ref, outputs) for ref in config["input_layers"]]
         results = [self.tensor(ref, outputs) for ref in config["output_layers"]]
         return keras.Model(
@@ -282,10 +291,11 @@ class _Keras2Loader:
             name=config.get("name"),
         )
 
-    def inputs_ready(self, node: list[Any], outputs: dict[str, list[Any]]) -> bool:
+    def missing_input(self, node: list[Any], outputs: dict[str, list[Any]]) -> str | None:
+        """The first layer whose output this node reads but which has not made it yet."""
         entries = _node_entries(node)
         refs = [e[:3] for e in entries if e[0] != _CONSTANT] + _tensor_refs(_node_kwargs(node))
-        return all(len(outputs.get(ref[0], [])) > ref[1] for ref in refs)
+        return next((ref[0] for ref in refs if len(outputs.get(ref[0], [])) <= ref[1]), None)
 
     def tensor(self, ref: list[Any], outputs: dict[str, list[Any]]) -> Any:
         name, node_index, tensor_index = ref[:3]

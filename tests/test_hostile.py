@@ -447,3 +447,24 @@ def test_flips_log_layer_names_are_terminal_safe(tmp_path):
     assert (tmp_path / "ratio.png").stat().st_size > 0
     raw = json.loads(_run(["flips", str(log), "--format", "json"]).stdout)
     assert raw["layers"] == [name]  # JSON keeps the real name
+
+
+def test_keras2_translator_builds_reverse_listed_graphs(tf, tmp_path):
+    import bnnstat.models
+    from tests.keras2_h5 import functional, input_layer, node, write_keras2_h5
+
+    count = 300
+    chain = [
+        node(f"r{i}", "ReLU", {}, [[[f"r{i - 1}" if i else "x", 0, 0, {}]]]) for i in range(count)
+    ]
+    config = functional(
+        "chain", [input_layer("x", (4,)), *reversed(chain)], ["x"], [f"r{count - 1}"]
+    )
+    path = write_keras2_h5(tmp_path / "chain.h5", config)
+    started = time.perf_counter()
+    model = bnnstat.models.load_model(path)
+    assert time.perf_counter() - started < 60
+    assert [layer.name for layer in model.layers][1:3] == ["r0", "r1"]
+    assert len(model.layers) == count + 1
+    static = _run(["summary", str(path), "--format", "json"])
+    assert static.exit_code == 0, static.output
