@@ -110,6 +110,24 @@ def producing_layer_name(tensor: Any) -> str | None:
     return history.operation.name if history is not None else None
 
 
+def safe_mode_scope(safe_mode: bool) -> Any:
+    """Keras' scope under which `from_config` refuses Lambda bytecode (``safe_mode=True``)."""
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    return SafeModeScope(safe_mode)
+
+
+def is_builtin_layer_class(cls: Any) -> bool:
+    """Whether `cls` is a layer class Keras defines under ``keras.src.layers``: not a registered
+    class from elsewhere, nor a wrapper that loads or runs outside code (`TFSMLayer`,
+    `TorchModuleWrapper`, `JaxLayer`, `FlaxLayer` live in other Keras packages)."""
+    return (
+        isinstance(cls, type)
+        and issubclass(cls, keras.layers.Layer)
+        and cls.__module__.startswith("keras.src.layers.")
+    )
+
+
 def load_lambda_function(code: Any, defaults: Any = None, closure: Any = None) -> Any:
     """Keras' rebuild of a marshalled Python function (Lambda layers of Keras 2 files).
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 import json
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,7 @@ def _load(
     kind = sniff(path)  # BnnstatError: missing, not a regular file, empty, not a model file
     _registry.register_all()
     if kind == "keras":
+        _check_keras_archive(path)
         return LoadedModel(_keras3_load(path, custom_objects, compile, safe_mode))
     config, keras_version = _read_h5_config(path)
     if keras_version.startswith("3."):
@@ -198,7 +200,7 @@ def _keras3_load(
         return keras.models.load_model(
             path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
         )
-    except (ValueError, TypeError, KeyError, OSError) as error:
+    except Exception as error:  # Keras' loader on a stranger's file: any failure is the file's
         raise ModelLoadError(f"{path}: cannot load model: {_first_line(error)}") from error
 
 
@@ -357,23 +359,33 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _read_h5_config(path: Path) -> tuple[dict[str, Any], str]:
-    import h5py
+def _check_keras_archive(path: Path) -> None:
+    """Before Keras reads a `.keras` archive: every member within the zip limits, config.json
+    strict JSON of bounded depth, the weights file free of links or storage outside it."""
+    from bnnstat.inspect.reader import container
 
-    try:
-        with h5py.File(path, "r") as handle:
-            raw = handle.attrs.get("model_config")
-            version = handle.attrs.get("keras_version", b"")
-    except OSError as error:
-        raise BnnstatError(f"{path}: unreadable HDF5 file: {_first_line(error)}") from error
-    if raw is None:
-        raise BnnstatError(f"{path}: HDF5 file has no model config (weights-only file?)")
-    raw = raw.decode() if isinstance(raw, bytes) else raw
+    with container.open_archive(path) as archive:
+        for info in archive.infolist():
+            container.member_info(path, archive, info.filename, None)
+    container.read_member_json(path, "config.json")
+    with container.open_weights(path):
+        pass
+
+
+def _read_h5_config(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed model config and Keras version of an HDF5 file, through the shared reader's
+    checks (no links or storage outside the file, strict JSON of bounded depth)."""
+    from bnnstat.inspect.reader import container
+
+    with container.open_h5(path) as handle:
+        raw = handle.attrs.get("model_config")
+        version = handle.attrs.get("keras_version", b"")
+        if raw is None:
+            raise BnnstatError(f"{path}: HDF5 file has no model config (weights-only file?)")
+        config = container.parse_json(path, raw, "model_config")
+    if not isinstance(config, dict):
+        raise BnnstatError(f"{path}: model_config is a JSON {type(config).__name__}, not a model")
     version = version.decode() if isinstance(version, bytes) else str(version)
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise BnnstatError(f"{path}: model config is not valid JSON: {error}") from error
     return config, version
 
 
@@ -388,7 +400,15 @@ class _Keras2Loader:
         return BnnstatError(f"{self.path}: layer {layer!r}: {why}")
 
     def load(self, config: dict[str, Any]) -> LoadedModel:
-        model = self.build_model(config)
+        try:
+            model = self.build_model(config)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            if isinstance(error, BnnstatError):
+                raise
+            raise BnnstatError(
+                f"{self.path}: unexpected model config structure "
+                f"({type(error).__name__}: {_first_line(error)})"
+            ) from None
         self.assign_weights(model)
         saved_class = _short(config.get("class_name"))
         # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
@@ -432,17 +452,25 @@ class _Keras2Loader:
                 outputs[name] = [layer]
         for name in _skipping_first_node(config):
             outputs[name] = [_INTERNAL_NODE]
-        while any(pending.values()):
-            progressed = False
-            for name, nodes in pending.items():
-                while nodes and self.inputs_ready(nodes[0], outputs):
-                    outputs.setdefault(name, []).append(
-                        self.call_node(name, layers[name], nodes.pop(0), outputs)
-                    )
-                    progressed = True
-            if not progressed:
-                stuck = next(name for name, nodes in pending.items() if nodes)
-                raise self.fail(stuck, "its inbound layers cannot be resolved")
+        # A layer waits on the first producer it still needs and is looked at again only when
+        # that producer has made another output: linear in the calls, in any listing order.
+        waiting: dict[str, list[str]] = {}
+        queue = deque(pending)
+        while queue:
+            name = queue.popleft()
+            nodes = pending[name]
+            while nodes:
+                blocker = self.missing_input(nodes[0], outputs)
+                if blocker is not None:
+                    waiting.setdefault(blocker, []).append(name)
+                    break
+                outputs.setdefault(name, []).append(
+                    self.call_node(name, layers[name], nodes.pop(0), outputs)
+                )
+                queue.extend(waiting.pop(name, []))
+        stuck = next((name for name, nodes in pending.items() if nodes), None)
+        if stuck is not None:
+            raise self.fail(stuck, "its inbound layers cannot be resolved")
         inputs = [self.tensor(ref, outputs) for ref in config["input_layers"]]
         results = [self.tensor(ref, outputs) for ref in config["output_layers"]]
         return keras.Model(
@@ -451,10 +479,11 @@ class _Keras2Loader:
             name=config.get("name"),
         )
 
-    def inputs_ready(self, node: list[Any], outputs: dict[str, list[Any]]) -> bool:
+    def missing_input(self, node: list[Any], outputs: dict[str, list[Any]]) -> str | None:
+        """The first layer whose output this node reads but which has not made it yet."""
         entries = _node_entries(node)
         refs = [e[:3] for e in entries if e[0] != _CONSTANT] + _tensor_refs(_node_kwargs(node))
-        return all(len(outputs.get(ref[0], [])) > ref[1] for ref in refs)
+        return next((ref[0] for ref in refs if len(outputs.get(ref[0], [])) <= ref[1]), None)
 
     def tensor(self, ref: list[Any], outputs: dict[str, list[Any]]) -> Any:
         name, node_index, tensor_index = ref[:3]
@@ -500,20 +529,29 @@ class _Keras2Loader:
         cls = self.resolve_class(class_name, name)
         kwargs = self.translate_config(cls, config, name)
         try:
-            return cls(**kwargs)
+            with _keras_compat.safe_mode_scope(self.safe_mode):
+                return cls.from_config(kwargs)
         except (ValueError, TypeError) as error:
             raise self.fail(name, f"cannot build {class_name}: {_first_line(error)}") from error
 
     def resolve_class(self, class_name: str, layer_name: str) -> type:
+        """The class to build a layer with, from the allowlist only: bnnstat's layers and
+        Keras' built-in layers (those defined in ``keras.src.layers``; not `TFSMLayer`,
+        `TorchModuleWrapper`, `JaxLayer`, `FlaxLayer`, which load or run code from elsewhere).
+        Anything else is refused, whatever `safe_mode` says."""
         from bnnstat import layers as bnn_layers
 
         class_name = _RENAMED.get(class_name, class_name)
         if class_name in bnn_layers.__all__:
             return getattr(bnn_layers, class_name)
         cls = getattr(keras.layers, class_name, None)
-        if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
+        if _keras_compat.is_builtin_layer_class(cls) and cls is not keras.layers.Lambda:
             return cls
-        raise self.fail(layer_name, f"class {class_name!r} has no Keras 3 equivalent")
+        raise self.fail(
+            layer_name,
+            f"class {class_name!r} is not a Keras built-in or bnnstat layer; bnnstat builds "
+            "no other classes from a file",
+        )
 
     def translate_config(self, cls: type, config: dict[str, Any], name: str) -> dict[str, Any]:
         accepted = _accepted_arguments(cls)
@@ -580,19 +618,23 @@ class _Keras2Loader:
 
     # -- weights -----------------------------------------------------------------------
     def assign_weights(self, model: keras.Model) -> None:
-        import h5py
+        from bnnstat.inspect.reader import container
 
-        try:
-            with h5py.File(self.path, "r") as handle:
-                group = handle.get("model_weights", handle)
-                for layer_name in _names(group.attrs.get("layer_names", [])):
-                    saved = group[layer_name]
-                    names = _names(saved.attrs.get("weight_names", []))
-                    if names:
-                        values = {n: saved[n][()] for n in names}
-                        self.assign_layer(model, layer_name, names, values)
-        except (OSError, KeyError) as error:
-            raise BnnstatError(f"{self.path}: cannot read weights: {_first_line(error)}") from error
+        with container.open_h5(self.path) as handle:
+            group = handle.get("model_weights", handle)
+            for layer_name in _names(group.attrs.get("layer_names", [])):
+                saved = group.get(layer_name)
+                if saved is None or not hasattr(saved, "attrs"):
+                    raise self.fail(layer_name, "listed in layer_names but has no weights group")
+                names = _names(saved.attrs.get("weight_names", []))
+                values = {}
+                for n in names:
+                    dataset = saved.get(n)
+                    if dataset is None or not hasattr(dataset, "shape"):
+                        raise self.fail(layer_name, f"weight {n!r} is missing from the file")
+                    values[n] = container.read_array(self.path, dataset)
+                if names:
+                    self.assign_layer(model, layer_name, names, values)
 
     def assign_layer(
         self, model: keras.Model, layer_name: str, names: list[str], values: dict[str, Any]

@@ -23,8 +23,10 @@ def summary(
     """
     from bnnstat.inspect import keras_adapter, report
     from bnnstat.inspect.analysis import analyze
+    from bnnstat.terminal import safe_names
 
-    analysis = analyze(keras_adapter.record(model), target)
+    # names printed to a terminal: control characters escaped (see bnnstat.terminal)
+    analysis = analyze(safe_names(keras_adapter.record(model)), target)
     text = report.render(analysis, "table", include_macs=include_macs)
     (print_fn or print)(text)
     return analysis.profile

@@ -13,7 +13,7 @@ from click.shell_completion import ShellComplete
 
 from bnnstat.cli import main
 from bnnstat.cli.plot import PLOTTABLE_QUANTIZERS
-from bnnstat.inspect.audit import MODEL_RULES, RULES
+from bnnstat.inspect.audit import MODEL_RULES, RULES, SECURITY_RULES
 from tests.conftest import REPO
 
 
@@ -36,7 +36,9 @@ def test_commands_options_and_codes_complete():
     assert _complete([], "") == ["summary", "diff", "plot", "flips", "audit"]
     assert _complete(["plot"], "") == ["model", "quantizer"]
     assert set(_complete(["audit", "m.h5", "--ignore"], "bnn01")) == {"BNN010", "BNN011", "BNN012"}
-    assert _complete(["audit", "m.h5", "--ignore"], "") == sorted({*RULES, *MODEL_RULES})
+    everything = _complete(["audit", "m.h5", "--ignore"], "")
+    assert everything == sorted({*RULES, *MODEL_RULES, *SECURITY_RULES})
+    assert {"BNN012", "SEC001", "SEC002"} <= set(everything)
     assert _complete(["audit", "m.h5", "--fail-on"], "") == ["error", "warning", "info"]
 
 

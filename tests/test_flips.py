@@ -738,3 +738,39 @@ def test_real_weights_only_checkpoints_series(tf, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert [p["flipped"] for p in json.loads(done.stdout)["pairs"]] == expected
+
+
+def test_bop_state_with_nan_moving_averages_is_one_line(bop_model, tmp_path):
+    import io
+    import zipfile
+
+    import h5py
+
+    path, _ = bop_model
+    scratch = tmp_path / "weights.h5"
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    scratch.write_bytes(members["model.weights.h5"])
+    with h5py.File(scratch, "r+") as handle:
+        poisoned = []
+
+        def poison(name, item):
+            if isinstance(item, h5py.Dataset) and name.startswith("optimizer") and item.ndim:
+                data = item[()]
+                data.flat[0] = np.nan
+                item[...] = data
+                poisoned.append(name)
+
+        handle.visititems(poison)
+    assert poisoned
+    members["model.weights.h5"] = scratch.read_bytes()
+    target = tmp_path / "nan_bop.keras"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    target.write_bytes(buffer.getvalue())
+    result = CliRunner().invoke(main, ["flips", str(target), "--format", "json"])
+    assert result.exit_code == 2, result.output
+    assert "holds NaN or infinite values" in result.stderr
+    assert len(result.stderr.splitlines()) == 1

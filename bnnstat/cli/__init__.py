@@ -54,7 +54,10 @@ class OneLineError(click.ClickException):
     exit_code = 2
 
     def show(self, file: IO[Any] | None = None) -> None:
-        message = " ".join(self.format_message().split())  # never more than one line
+        from bnnstat.terminal import terminal_safe
+
+        # never more than one line, and no control characters from a file name
+        message = terminal_safe(" ".join(self.format_message().split()))
         click.echo(f"bnnstat: error: {message}", file=file, err=file is None)
 
 

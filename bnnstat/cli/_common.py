@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import terminal_safe, terminal_safe_lines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,7 +41,7 @@ def reports_user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except BnnstatError as error:
-            click.echo(f"bnnstat: error: {error}", err=True)
+            click.echo(f"bnnstat: error: {terminal_safe(error)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]
@@ -67,7 +71,9 @@ def expand_paths(paths: tuple[Path, ...]) -> list[Path]:
 
 
 def emit(text: str, output: Path | None) -> None:
-    """Print `text`, or write it to `output` when given."""
+    """Print `text`, or write it to `output` when given; control characters other than its
+    newlines are escaped (see `bnnstat.terminal`)."""
+    text = terminal_safe_lines(text)
     if output is None:
         click.echo(text)
     else:
@@ -75,6 +81,55 @@ def emit(text: str, output: Path | None) -> None:
             output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         except OSError as error:
             raise BnnstatError(f"{output}: cannot write output: {error.strerror}") from error
+
+
+def refuse_overwriting(output: Path | None, inputs: Iterable[Path]) -> None:
+    """Raise `BnnstatError` if `output` is one of the `inputs`: the same path, a symlink or hard
+    link to it, or another spelling of it (``sub/../model.h5``). Inspecting never writes to
+    the file it reads."""
+    if output is None:
+        return
+    target = Path(os.path.realpath(output))
+    for source in inputs:
+        same = target == Path(os.path.realpath(source))
+        if not same and output.exists() and source.exists():
+            try:
+                same = os.path.samefile(output, source)
+            except OSError:
+                same = False
+        if same:
+            raise BnnstatError(
+                f"{output}: refusing to write the output over the input file {source}"
+            )
+
+
+@contextlib.contextmanager
+def held_back_warnings() -> Iterator[None]:
+    """Hold back Python warnings and log records emitted inside the block; replay them only
+    if the block succeeds (a failure must print its one error line and nothing before it)."""
+    root = logging.getLogger()
+    held = _Holding()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers, root.level = [held], min(root.level or logging.WARNING, logging.WARNING)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            yield
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    for record in held.records:
+        logging.getLogger(record.name).handle(record)
+
+
+class _Holding(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def import_tensorflow_quietly() -> None:

@@ -13,8 +13,15 @@ from typing import Any
 
 import click
 
-from bnnstat.cli._common import EXIT_CHECK_FAILED, emit, output_option, reports_user_errors
+from bnnstat.cli._common import (
+    EXIT_CHECK_FAILED,
+    emit,
+    output_option,
+    refuse_overwriting,
+    reports_user_errors,
+)
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_names, terminal_safe
 
 
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -83,12 +90,11 @@ def complete_code(
     """Shell completion of --ignore: the audit codes with their titles."""
     from click.shell_completion import CompletionItem
 
-    from bnnstat.inspect.audit import MODEL_RULES, RULES
+    from bnnstat.inspect.audit import ALL_RULES
 
-    rules = {**RULES, **MODEL_RULES}
     return [
         CompletionItem(code, help=rule.title)
-        for code, rule in sorted(rules.items())
+        for code, rule in sorted(ALL_RULES.items())
         if code.startswith(incomplete.upper())
     ]
 
@@ -183,18 +189,26 @@ def audit(
     from bnnstat.inspect import audit as audit_rules
     from bnnstat.inspect import audit_report, reader, serialize
     from bnnstat.inspect.analysis import analyze
+    from bnnstat.inspect.reader.container import OutsideFileError
 
     if max_deployed_size is not None and target is None:
         raise BnnstatError("--max-deployed-size needs --target lce")
     audit_rules.normalise_codes(ignore)  # LCE### codes are accepted by their pattern
-    analysis = analyze(reader.read(path), target)
+    refuse_overwriting(output, [path])
     budgets = audit_rules.Budgets(max_memory, min_binarized_macs, max_fp_params, max_deployed_size)
-    result = audit_rules.verdict(
-        analysis.findings, analysis.profile, budgets, ignore, analysis.deployment, fail_on
-    )
+    try:
+        record = reader.read(path)
+    except OutsideFileError as error:  # a scanner's finding, not just bad input
+        outside = [audit_rules.outside_file_finding(error)]
+        result = audit_rules.verdict(outside, ignore=ignore, fail_on=fail_on)
+    else:
+        analysis = analyze(safe_names(record) if fmt != "json" else record, target)
+        result = audit_rules.verdict(
+            analysis.findings, analysis.profile, budgets, ignore, analysis.deployment, fail_on
+        )
     if fmt == "json":
         emit(serialize.dumps(result), output)
     else:
-        emit(audit_report.render_text(result, str(path)), output)
+        emit(audit_report.render_text(result, terminal_safe(path)), output)
     if not result.passed:
         sys.exit(EXIT_CHECK_FAILED)

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import emit, expand_paths, output_option, reports_user_errors
+from bnnstat.cli._common import (
+    emit,
+    expand_paths,
+    output_option,
+    refuse_overwriting,
+    reports_user_errors,
+)
 from bnnstat.cli._progress import Progress
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_strings, terminal_safe
 
 
 @click.command(
@@ -73,6 +80,9 @@ def flips(
     if plot_path is not None:
         _check_image_suffix(plot_path)
     paths = tuple(expand_paths(paths))
+    inputs = [*paths, *([model] if model is not None else [])]
+    refuse_overwriting(output, inputs)
+    refuse_overwriting(plot_path, inputs)
     if model is not None and len(paths) < 2:
         raise BnnstatError("--model applies to checkpoints: give two or more checkpoint files")
     if len(paths) == 2:
@@ -82,37 +92,40 @@ def flips(
                 "two checkpoints"
             )
         result = fl.compare_checkpoints(*paths, model=model)
-        text = flips_report.render_checkpoints(result)
+        text = flips_report.render_checkpoints(safe_strings(result))
     elif len(paths) > 2:
         _check_series(paths)
         result = fl.checkpoint_series(paths, model=model)
-        text = flips_report.render_series(result)
+        text = flips_report.render_series(safe_strings(result))
         if plot_path is not None:
             from bnnstat import plots
 
             with Progress() as progress:
-                progress.update(f"plotting {plot_path}")
+                progress.update(f"plotting {terminal_safe(plot_path)}")
                 xlabel = "checkpoint (number in the file name)" if result.numbered else "pair"
                 figure = plots.plot_flip_ratios(
-                    result.series(), "Sign flips between consecutive checkpoints", xlabel=xlabel
+                    safe_strings(result).series(),
+                    "Sign flips between consecutive checkpoints",
+                    xlabel=xlabel,
                 )
                 plots.save_figure(figure, plot_path)
     elif len(paths) == 1 and _is_model_file(paths[0]):
         result = fl.bop_state(paths[0])
-        text = flips_report.render_bop_state(result)
+        text = flips_report.render_bop_state(safe_strings(result))
         if plot_path is not None:
             _save_threshold_plot(fl, paths[0], plot_path)
     elif len(paths) == 1:
         result = fl.log_flips(paths[0])
-        text = flips_report.render_log(result)
+        text = flips_report.render_log(safe_strings(result))
         if plot_path is not None:
             from bnnstat import plots
 
             with Progress() as progress:
-                progress.update(f"plotting {plot_path}")
+                progress.update(f"plotting {terminal_safe(plot_path)}")
+                # layer names come from the log: escaped before matplotlib warns about glyphs
                 figure = plots.plot_flip_ratios(
-                    result.series(),
-                    f"Flip ratio per epoch: {paths[0].name}",
+                    safe_strings(result).series(),
+                    f"Flip ratio per epoch: {terminal_safe(paths[0].name)}",
                     ylabel="flip events per binary weight"
                     if result.sub_epoch
                     else "share of binary weights flipped",

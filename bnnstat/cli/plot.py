@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from bnnstat.cli._common import import_tensorflow_quietly, reports_user_errors
+from bnnstat.cli._common import import_tensorflow_quietly, refuse_overwriting, reports_user_errors
 from bnnstat.cli._progress import Progress
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_names, terminal_safe
 
 # Every name `bnnstat.quantizers.get` resolves to a quantizer that can be built without
 # arguments: Larq's aliases, class names and function names. Kept here as a static list so a
@@ -113,9 +114,9 @@ def quantizer(
         figure = plots.plot_quantizer(
             chosen, x_range=x_range, overlay=overlay, progress=progress.update
         )
-        progress.update(f"writing {output}")
+        progress.update(f"writing {terminal_safe(output)}")
         plots.save_figure(figure, output)
-    click.echo(f"wrote {output} ({len(chosen)} quantizer(s))")
+    click.echo(f"wrote {terminal_safe(output)} ({len(chosen)} quantizer(s))")
 
 
 @plot.command(
@@ -136,14 +137,15 @@ def model(path: Path, output: Path) -> None:
     from bnnstat.inspect.analysis import analyze
 
     _check_output(output)
+    refuse_overwriting(output, [path])
     with Progress() as progress:
-        progress.update(f"reading {path.name}")
-        analysis = analyze(reader.read(path))
+        progress.update(f"reading {terminal_safe(path.name)}")
+        analysis = analyze(safe_names(reader.read(path)))  # names reach matplotlib's warnings
         progress.update("drawing the figure")
-        figure = plots.plot_model(analysis.profile, title=path.name)
-        progress.update(f"writing {output}")
+        figure = plots.plot_model(analysis.profile, title=terminal_safe(path.name))
+        progress.update(f"writing {terminal_safe(output)}")
         plots.save_figure(figure, output)
-    click.echo(f"wrote {output}")
+    click.echo(f"wrote {terminal_safe(output)}")
 
 
 def check_quantizer_name(name: str) -> None:

@@ -15,11 +15,14 @@ import click
 from bnnstat.cli._common import (
     emit,
     expand_paths,
+    held_back_warnings,
     import_tensorflow_quietly,
     output_option,
+    refuse_overwriting,
     reports_user_errors,
 )
 from bnnstat.errors import BnnstatError
+from bnnstat.terminal import safe_names
 
 if TYPE_CHECKING:
     from bnnstat.inspect.analysis import Analysis
@@ -33,16 +36,25 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
     overrides: dict[str, int] = {}
     for value in values:
         name, sep, bits = value.partition("=")
-        if not sep or not name.strip() or not bits.strip().isdigit() or int(bits) < 1:
+        digits = bits.strip()
+        if not sep or not name.strip() or not digits.isdigit() or not 1 <= int(digits[:3]) <= 64:
             raise BnnstatError(
-                f"--precision {value!r}: expected NAME=BITS with a positive integer, e.g. my_sign=1"
+                f"--precision {value!r}: expected NAME=BITS with BITS from 1 to 64, e.g. my_sign=1"
             )
         overrides[name.strip()] = int(bits)
     return overrides
 
 
-def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelRecord:
-    """A `ModelRecord` of the file at `path`, read by the chosen engine."""
+def read_record(
+    path: Path, engine: str, precision: dict[str, int], safe_mode: bool = True
+) -> ModelRecord:
+    """A `ModelRecord` of the file at `path`, read by the chosen engine.
+
+    With the Keras engine, warnings Keras or bnnstat's layers emit while loading are held
+    back, and shown only if the load succeeds: a failure is one error line and nothing else.
+    """
+    if not safe_mode and engine != "keras":
+        raise BnnstatError("--no-safe-mode only applies to --engine keras")
     if engine == "static":
         from bnnstat.inspect.reader import read
 
@@ -58,8 +70,13 @@ def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelReco
         from bnnstat.loading import load
 
         progress.update(f"loading {path.name} with Keras")
-        loaded = load(path)
-    return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
+        with held_back_warnings():
+            loaded = load(path, safe_mode=safe_mode)
+    try:
+        model_record = record(loaded.model, loaded.saved_class_name)
+    except BnnstatError as error:  # e.g. an impossible bit width the file gave a quantizer
+        raise BnnstatError(f"{path}: {error}") from None
+    return dataclasses.replace(model_record, source=str(path))
 
 
 class _SummaryCommand(click.Command):
@@ -107,6 +124,13 @@ class _SummaryCommand(click.Command):
     "Keras and bnnstat's layers.",
 )
 @click.option(
+    "--no-safe-mode",
+    "no_safe_mode",
+    is_flag=True,
+    help="With --engine keras: also deserialize Lambda layers, which RUNS PYTHON CODE STORED "
+    "IN THE FILE. Only for files you trust as much as a script you would run.",
+)
+@click.option(
     "--precision",
     "precision",
     multiple=True,
@@ -145,6 +169,7 @@ def summary(
     engine: str,
     precision: tuple[str, ...],
     target: str | None,
+    no_safe_mode: bool,
 ) -> None:
     """Parameters, memory and MACs by precision of each model saved at PATH (.h5 or .keras).
 
@@ -162,14 +187,19 @@ def summary(
     if larq_only and fmt not in ("table", "markdown"):
         raise BnnstatError(f"--larq-only applies to --format table or markdown, not {fmt}")
     files = expand_paths(paths)
-    analyses = [analyze_file(path, engine, overrides, target) for path in files]
+    refuse_overwriting(output, files)
+    safe_mode = not no_safe_mode
+    analyses = [
+        analyze_file(path, engine, overrides, target, safe_mode, names_as_text=fmt != "json")
+        for path in files
+    ]
     if compare:
         totals = [comparing.model_totals(a.profile, a.deployment) for a in analyses]
         text = compare_report.render_comparison(totals, fmt, include_macs=not no_macs)
     else:
         text = compare_report.render_each(
             [
-                (str(path), report.render(analysis, fmt, not no_macs, larq_only))
+                (analysis.profile.source, report.render(analysis, fmt, not no_macs, larq_only))
                 for path, analysis in zip(files, analyses, strict=True)
             ],
             fmt,
@@ -178,9 +208,16 @@ def summary(
 
 
 def analyze_file(
-    path: Path, engine: str, precision: dict[str, int], target: str | None
+    path: Path,
+    engine: str,
+    precision: dict[str, int],
+    target: str | None,
+    safe_mode: bool = True,
+    names_as_text: bool = False,
 ) -> Analysis:
-    """The `Analysis` of the model file at `path`, read by the chosen engine."""
+    """The `Analysis` of the model file at `path`, read by the chosen engine; with
+    `names_as_text`, layer and model names are made terminal-safe (control characters escaped)."""
     from bnnstat.inspect.analysis import analyze
 
-    return analyze(read_record(path, engine, precision), target)
+    record = read_record(path, engine, precision, safe_mode=safe_mode)
+    return analyze(safe_names(record) if names_as_text else record, target)

@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from bnnstat.errors import BnnstatError
@@ -30,6 +31,7 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import ModelProfile
+from bnnstat.inspect.reader.container import OutsideFileError
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord
 
 
@@ -58,6 +60,15 @@ RULES: dict[str, Rule] = {
         Rule("BNN011", "warning", "binary kernel without a weight constraint (starved weights)"),
     )
 }
+# Security findings, like the model scanners people run in CI: facts about what the file would
+# make a loader do, not BNN practice.
+SECURITY_RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("SEC001", "warning", "Python bytecode in a layer (runs when safe_mode=False)"),
+        Rule("SEC002", "error", "HDF5 links or storage outside the file (refused by every reader)"),
+    )
+}
 
 # Model-level findings (no layer to point at), kept apart from the per-layer rules above.
 MODEL_RULES: dict[str, Rule] = {
@@ -65,6 +76,8 @@ MODEL_RULES: dict[str, Rule] = {
     for rule in (Rule("BNN012", "info", "no quantized layer at all (nothing is binarized)"),)
 }
 FAIL_LEVELS = ("error", "warning", "info")
+# Every code an audit can report, for lookups (--ignore, completion, findings).
+ALL_RULES: dict[str, Rule] = {**RULES, **MODEL_RULES, **SECURITY_RULES}
 
 LayerTest = Callable[[LayerRecord], bool]
 
@@ -172,6 +185,9 @@ _SIZE_UNITS = {
 }
 
 
+_MAX_SIZE = 2**63
+
+
 def parse_size(text: str) -> int:
     """Parse a size such as ``2MiB``, ``500KiB``, ``1.5MB`` or ``1200`` (bytes) into bytes.
 
@@ -193,7 +209,11 @@ def parse_size(text: str) -> int:
             f"invalid size {text!r}: a size in bytes (no unit, or B) must be a whole number; "
             "use a unit for fractions, e.g. 1.5KiB"
         )
-    return int(float(number) * _SIZE_UNITS[unit])
+    # Exact decimal arithmetic (no float overflow), then a bound every later step can handle.
+    size = int(Fraction(number) * _SIZE_UNITS[unit])
+    if size >= _MAX_SIZE:
+        raise BnnstatError(f"invalid size {text[:40]!r}: sizes go up to 2**63 - 1 bytes")
+    return size
 
 
 def parse_ratio(text: str) -> float:
@@ -382,7 +402,8 @@ def _reachable(
 
 
 def _finding(code: str, layer: str | None, message: str, hint: str) -> Finding:
-    return Finding(code, RULES[code].severity, layer, message, hint)
+    rule = ALL_RULES[code]
+    return Finding(code, rule.severity, layer, message, hint)
 
 
 def _binarized_parts(layer: LayerRecord) -> str:
@@ -577,6 +598,48 @@ def rule_weight_constraint(record: ModelRecord) -> Iterable[Finding]:
                 )
 
 
+def _holds_bytecode(value: Any) -> bool:
+    """A serialized Python function: Keras 3 ``{"class_name": "__lambda__"}`` objects, or a Keras
+    2 Lambda's ``function`` (base64 marshalled code) with ``function_type: "lambda"``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if item.get("class_name") == "__lambda__":
+                return True
+            if item.get("function_type") == "lambda" and item.get("function"):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def rule_python_code(record: ModelRecord) -> Iterable[Finding]:
+    """SEC001: a layer whose config carries Python bytecode (a Lambda layer, a lambda quantizer):
+    Keras runs it when the file is loaded with ``safe_mode=False``. bnnstat's static reader
+    never unmarshals it."""
+    for layer in record.walk():
+        if _holds_bytecode(layer.config):
+            yield _finding(
+                "SEC001",
+                layer.name,
+                f"{layer.class_name} '{layer.name}' stores Python bytecode that runs when the "
+                "file is loaded with safe_mode=False",
+                "replace it with a registered layer or keras.ops; load only with safe mode on",
+            )
+
+
+def outside_file_finding(error: OutsideFileError) -> Finding:
+    """SEC002 for a file every reader refuses because it names data outside itself."""
+    return _finding(
+        "SEC002",
+        None,
+        f"HDF5 {error.problem}: a loader following it reads other files on the machine",
+        "re-save the model with Keras; never ship links or external storage in a model file",
+    )
+
+
 RULE_FUNCTIONS = (
     rule_first_last,
     rule_batchnorm_after_binary,
@@ -584,6 +647,7 @@ RULE_FUNCTIONS = (
     rule_activation_quantizer,
     rule_unaccelerated,
     rule_weight_constraint,
+    rule_python_code,
 )
 
 
@@ -678,11 +742,10 @@ def normalise_codes(codes: Iterable[str], known: Iterable[str] = ()) -> set[str]
             if not code:
                 continue
             is_lce = re.fullmatch(r"LCE\d{3}", code) is not None
-            known_here = code in RULES or code in MODEL_RULES or code in known_codes
-            if not known_here and not is_lce:
+            if code not in ALL_RULES and code not in known_codes and not is_lce:
                 raise BnnstatError(
                     f"unknown audit code {raw!r} for --ignore; known codes: "
-                    + ", ".join(sorted({*RULES, *MODEL_RULES}))
+                    + ", ".join(sorted(ALL_RULES))
                 )
             result.add(code)
     return result

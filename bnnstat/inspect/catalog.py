@@ -14,6 +14,7 @@ that rule to the one module that applies it (`shapes`, `profile`, `lce`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -330,6 +331,7 @@ def strip_package(name: str) -> str:
     return name.rsplit(">", 1)[-1]
 
 
+@functools.lru_cache(maxsize=1024)  # every stage asks for every layer, many times
 def normalise(class_name: str) -> tuple[str, bool]:
     """(kind name, quantized) of a layer class name.
 

@@ -186,7 +186,7 @@ def threshold_ratios(m: np.ndarray, threshold: float) -> np.ndarray:
     """|m| / threshold, element-wise."""
     import numpy as np
 
-    if not threshold > 0:
+    if not 0 < threshold < math.inf:
         raise BnnstatError(f"Bop threshold must be positive to compare against, got {threshold}")
     return np.abs(np.asarray(m, dtype=np.float64)) / threshold
 
@@ -225,33 +225,46 @@ def _decode(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _legacy_values(group: Any) -> dict[str, list[tuple[str | None, np.ndarray]]]:
+def _legacy_values(path: Path, group: Any) -> dict[str, list[tuple[str | None, np.ndarray]]]:
     """Keras 2 / legacy-h5 layout: `{sub-layer name: [(weight name, values), ...]}`."""
-    import numpy as np
+    from bnnstat.inspect.reader.container import read_array
 
     table: dict[str, list[tuple[str | None, np.ndarray]]] = {}
     for layer_name in (_decode(n) for n in group.attrs.get("layer_names", [])):
-        layer_group = group[layer_name]
+        layer_group = group.get(layer_name)
+        if layer_group is None:
+            raise BnnstatError(f"{path}: no weights group for layer {layer_name!r}")
         for full in (_decode(n) for n in layer_group.attrs.get("weight_names", [])):
             parts = full.split("/")
             owner = parts[-2] if len(parts) >= 2 else layer_name
             short = parts[-1].split(":", 1)[0]
-            table.setdefault(owner, []).append((short, np.asarray(layer_group[full][()])))
+            dataset = layer_group.get(full)
+            if dataset is None or not hasattr(dataset, "shape"):
+                raise BnnstatError(f"{path}: layer {layer_name!r} has no weight dataset {full!r}")
+            table.setdefault(owner, []).append((short, read_array(path, dataset)))
     return table
 
 
-def _keras3_values(group: Any, table: dict[str, list[tuple[str | None, np.ndarray]]]) -> None:
-    """`.keras` layout: every `<object>/vars` group named after its layer, vars numbered 0..n."""
-    import numpy as np
+def _numbered_vars(path: Path, vars_group: Any) -> list[np.ndarray]:
+    from bnnstat.inspect.reader.container import read_array
 
-    if "vars" in group and "name" in group["vars"].attrs:
-        vars_group = group["vars"]
-        keys = sorted((k for k in vars_group if k.isdigit()), key=int)
-        name = _decode(vars_group.attrs["name"])
-        table.setdefault(name, [(None, np.asarray(vars_group[k][()])) for k in keys])
-    for key in group:
-        if key not in ("vars", "optimizer") and hasattr(group[key], "keys"):
-            _keras3_values(group[key], table)
+    keys = sorted((k for k in vars_group if k.isdigit()), key=int)
+    return [read_array(path, vars_group[k]) for k in keys if hasattr(vars_group[k], "shape")]
+
+
+def _keras3_values(
+    path: Path, group: Any, table: dict[str, list[tuple[str | None, np.ndarray]]]
+) -> None:
+    """`.keras` layout: every `<object>/vars` group named after its layer, vars numbered 0..n
+    (each group visited once: see `walk_groups`)."""
+    from bnnstat.inspect.reader.container import walk_groups
+
+    for current in walk_groups(path, group, skip=("vars", "optimizer")):
+        vars_group = current.get("vars")
+        if vars_group is not None and hasattr(vars_group, "keys") and "name" in vars_group.attrs:
+            name = _decode(vars_group.attrs["name"])
+            if name not in table:
+                table[name] = [(None, array) for array in _numbered_vars(path, vars_group)]
 
 
 def read_weight_values(path: str | Path) -> dict[str, list[tuple[str | None, np.ndarray]]]:
@@ -260,9 +273,9 @@ def read_weight_values(path: str | Path) -> dict[str, list[tuple[str | None, np.
     path = Path(path)
     with _open_weights(path) as handle:
         if "layer_names" in handle.attrs or "model_weights" in handle:
-            return _legacy_values(handle.get("model_weights", handle))
+            return _legacy_values(path, handle.get("model_weights", handle))
         table: dict[str, list[tuple[str | None, np.ndarray]]] = {}
-        _keras3_values(handle, table)
+        _keras3_values(path, handle, table)
         return table
 
 
@@ -604,7 +617,7 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
     with _open_weights(path) as handle:
         if "optimizer" not in handle:
             raise BnnstatError(f"{path}: saved without optimizer state")
-        slots = _named_vars(handle["optimizer"], name)
+        slots = _named_vars(path, handle["optimizer"], name)
     if slots is None:
         raise BnnstatError(f"{path}: no saved variables for the Bop optimizer {name!r}")
     trainable = [
@@ -629,6 +642,10 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
             raise BnnstatError(
                 f"{path}: Bop state for {layer_name!r}/{weight.name} has shape "
                 f"{tuple(m.shape)}, expected {tuple(weight.shape)}"
+            )
+        if not np.isfinite(np.asarray(m, dtype=np.float64)).all():
+            raise BnnstatError(
+                f"{path}: Bop state for {layer_name!r}/{weight.name} holds NaN or infinite values"
             )
         values = threshold_ratios(m, threshold)
         previous = ratios.get(layer_name)
@@ -678,18 +695,13 @@ def _find_bop(value: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _named_vars(group: Any, name: str) -> list[np.ndarray] | None:
-    """Non-scalar variables of the `vars` group named `name` (depth first), or None."""
-    import numpy as np
+def _named_vars(path: Path, group: Any, name: str) -> list[np.ndarray] | None:
+    """Non-scalar variables of the first `vars` group named `name` (depth first), or None."""
+    from bnnstat.inspect.reader.container import walk_groups
 
-    if "vars" in group and _decode(group["vars"].attrs.get("name")) == name:
-        vars_group = group["vars"]
-        keys = sorted((k for k in vars_group if k.isdigit()), key=int)
-        arrays = [np.asarray(vars_group[k][()]) for k in keys]
-        return [a for a in arrays if a.ndim > 0]
-    for key in group:
-        if key != "vars" and hasattr(group[key], "keys"):
-            found = _named_vars(group[key], name)
-            if found is not None:
-                return found
+    for current in walk_groups(path, group, skip=("vars",)):
+        vars_group = current.get("vars")
+        named = vars_group is not None and hasattr(vars_group, "keys")
+        if named and _decode(vars_group.attrs.get("name")) == name:
+            return [a for a in _numbered_vars(path, vars_group) if a.ndim > 0]
     return None

@@ -24,7 +24,20 @@ from typing import Any
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect.catalog import QUANTIZER_ARGUMENTS
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, Shape, WeightRecord
-from bnnstat.utils import precision_of
+from bnnstat.utils import precision_of as _tag
+
+MAX_BITS = 64
+
+
+def precision_of(obj: Any) -> int | None:
+    """The precision tag of `obj` (None when untagged); a tag outside 1..64 bits, which only a
+    crafted file can give, is a `BnnstatError` instead of negative memory."""
+    precision = _tag(obj)
+    if precision is not None and not 1 <= precision <= MAX_BITS:
+        name = getattr(obj, "name", type(obj).__name__)
+        raise BnnstatError(f"{name}: bit width {precision} is not an integer from 1 to {MAX_BITS}")
+    return precision
+
 
 QUANTIZER_ATTRIBUTES = QUANTIZER_ARGUMENTS  # Larq layers keep each argument as an attribute
 

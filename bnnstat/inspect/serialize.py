@@ -336,4 +336,4 @@ def to_json(result: Any) -> dict[str, Any]:
 
 def dumps(result: Any) -> str:
     """`to_json(result)` as indented JSON text."""
-    return json.dumps(to_json(result), indent=2)
+    return json.dumps(to_json(result), indent=2, allow_nan=False)

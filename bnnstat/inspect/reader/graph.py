@@ -9,6 +9,7 @@ those recorded shapes fill any gap.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,30 +85,46 @@ def _evaluate_functional(model: ModelConfig, input_shapes: Sequence[Tensor] | No
     model.recorded = recorded
     consumers = _consumers(model)
     given = dict(zip([ref.layer for ref in model.inputs], input_shapes or [], strict=False))
-    pending = [(layer, i) for layer in model.layers for i in range(max(1, len(layer.calls)))]
-    while pending:
-        waiting = []
-        for layer, index in pending:
-            if family(layer.class_name) == "input" or not layer.calls:
-                outputs = _run_input(layer, given.get(layer.name))
-                produced[(layer.name, index)] = outputs
-                continue
+    # Kahn's algorithm: each call runs once all the calls it reads are done, so the cost is
+    # linear in the number of calls whatever order the file lists the layers in.
+    items = [(layer, i) for layer in model.layers for i in range(max(1, len(layer.calls)))]
+    missing: list[set[tuple[str, int]]] = []
+    waiters: dict[tuple[str, int], list[int]] = {}
+    ready: list[int] = []
+    for number, (layer, index) in enumerate(items):
+        needs: set[tuple[str, int]] = set()
+        if family(layer.class_name) != "input" and layer.calls:
+            needs = {(ref.layer, ref.node) for ref in layer.calls[index].inputs}
+        missing.append(needs)
+        for key in needs:
+            waiters.setdefault(key, []).append(number)
+        if not needs:
+            ready.append(number)
+    heapq.heapify(ready)  # listing order among the calls that can run
+    done = 0
+    while ready:
+        number = heapq.heappop(ready)
+        layer, index = items[number]
+        done += 1
+        if family(layer.class_name) == "input" or not layer.calls:
+            produced[(layer.name, index)] = _run_input(layer, given.get(layer.name))
+        else:
             call = layer.calls[index]
-            if any((ref.layer, ref.node) not in produced for ref in call.inputs):
-                waiting.append((layer, index))
-                continue
             tensors = [_tensor_of(produced, ref) for ref in call.inputs]
             kw_tensors = dict(zip(call.inputs, tensors, strict=True))
             produced[(layer.name, index)] = _run_layer(
                 model, layer, call, tensors, kw_tensors, consumers.get(layer.name, {}), index
             )
-        if len(waiting) == len(pending):
-            names = sorted({layer.name for layer, _ in waiting})
-            raise BnnstatError(
-                f"{model.context.path}: model '{model.name}' has layers whose inputs are never "
-                f"produced (broken graph): {', '.join(names[:5])}"
-            )
-        pending = waiting
+        for waiter in waiters.pop((layer.name, index), []):
+            missing[waiter].discard((layer.name, index))
+            if not missing[waiter]:
+                heapq.heappush(ready, waiter)
+    if done < len(items):
+        names = sorted({items[n][0].name for n, needs in enumerate(missing) if needs})
+        raise BnnstatError(
+            f"{model.context.path}: model '{model.name}' has layers whose inputs are never "
+            f"produced (broken graph): {', '.join(names[:5])}"
+        )
     model.model_input_shapes = [
         produced[(ref.layer, ref.node)][0].shape for ref in model.inputs
         if (ref.layer, ref.node) in produced

@@ -104,6 +104,63 @@ def layer_quantizers(
     return found
 
 
+# --- sane values ------------------------------------------------------------------------------
+
+# Layer arguments that count something: positive integers, alone or in a list/tuple.
+_POSITIVE_ARGS = (
+    "units", "filters", "kernel_size", "strides", "dilation_rate", "pool_size",
+    "depth_multiplier", "groups", "size", "output_dim", "input_dim", "n",
+)  # fmt: skip
+# Arguments that are a tensor shape: positive integers or None (the batch / unknown size).
+_SHAPE_ARGS = ("batch_shape", "batch_input_shape", "input_shape", "shape")
+# Quantizer arguments that are a bit width: integers from 1 to 64.
+_BIT_ARGS = ("k_bit", "precision")
+MAX_BITS = 64
+
+
+class BadValue(ValueError):
+    """A config value that cannot be right (`units: 0`, `strides: [0, 1]`, `k_bit: -3`)."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_layer_values(class_name: str, config: Mapping[str, Any]) -> None:
+    """Raise `BadValue` unless every counting argument of a layer config is a positive integer,
+    every shape argument holds positive integers or None, and every bit width is 1..64."""
+    for key in _POSITIVE_ARGS:
+        if key not in config or config[key] is None:
+            continue
+        value = config[key]
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not items or not all(_is_int(v) and v > 0 for v in items):
+            raise BadValue(f"{key} must be a positive integer or a list of them, got {value!r}")
+    for key in _SHAPE_ARGS:
+        value = config.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (list, tuple)) or not all(
+            v is None or (_is_int(v) and v > 0) for v in value
+        ):
+            raise BadValue(f"{key} must list positive dimensions (or null), got {value!r}")
+    for argument, value in config.items():
+        if argument.endswith("_quantizer") or argument == "activation":
+            check_bits(value)
+    if quantizer_kind(class_name) is not None:
+        check_bits({"class_name": class_name, "config": config})
+
+
+def check_bits(value: Any) -> None:
+    """Raise `BadValue` if a serialized quantizer's `k_bit`/`precision` is not an int 1..64."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("config"), Mapping):
+        return
+    for key in _BIT_ARGS:
+        bits = value["config"].get(key)
+        if bits is not None and not (_is_int(bits) and 1 <= bits <= MAX_BITS):
+            raise BadValue(f"bit width {key} must be an integer from 1 to {MAX_BITS}, got {bits!r}")
+
+
 # --- the graph -------------------------------------------------------------------------------
 
 
@@ -143,6 +200,10 @@ def _keras3_ref(value: Mapping[str, Any]) -> tuple[Ref, Shape | None]:
     if not isinstance(name, str):
         raise TypeError(f"keras_history names a {type(name).__name__}, not a layer")
     shape = config.get("shape")
+    if shape is not None and not (
+        isinstance(shape, list) and all(d is None or (_is_int(d) and d > 0) for d in shape)
+    ):
+        raise BadValue(f"a recorded tensor shape must list positive dimensions, got {shape!r}")
     return Ref(name, int(node), int(tensor)), (tuple(shape) if shape is not None else None)
 
 
@@ -292,6 +353,10 @@ class ModelConfig:
         if not isinstance(config, Mapping):
             raise TypeError(f"config of layer {class_name} is a {type(config).__name__}")
         name = str(entry.get("name") or config.get("name") or class_name)
+        try:
+            check_layer_values(class_name, config)
+        except BadValue as error:  # reported by the build step as a config-structure error
+            raise BadValue(f"layer {name!r}: {error}") from None
         layer = Layer(name, class_name, config, calls, operation=is_operation(entry))
         layer.quantizers = layer_quantizers(class_name, config, self.context.overrides)
         if is_model_config(entry):
@@ -305,6 +370,10 @@ class ModelConfig:
                 self.input_config = entry.get("config") or {}
                 if not isinstance(self.input_config, Mapping):
                     raise TypeError("InputLayer config is not an object")
+                try:
+                    check_layer_values("InputLayer", self.input_config)
+                except BadValue as error:
+                    raise BadValue(f"input layer: {error}") from None
                 continue
             calls = [Call([Ref(previous, 0, 0)], {}, [None])] if previous else [Call([], {}, [])]
             layer = self._layer(entry, calls)
