@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
@@ -58,7 +58,8 @@ DENSE = ("Dense", "QuantDense")
 DEPTHWISE = ("DepthwiseConv2D", "QuantDepthwiseConv2D")
 SEPARABLE = ("SeparableConv2D", "QuantSeparableConv2D", "SeparableConv1D", "QuantSeparableConv1D")
 CONV_1D = ("Conv1D", "QuantConv1D")
-TRANSPOSED = ("Conv2DTranspose", "QuantConv2DTranspose", "Conv1DTranspose", "Conv3DTranspose")
+TRANSPOSED = ("Conv1DTranspose", "QuantConv1DTranspose", "Conv2DTranspose", "QuantConv2DTranspose",
+              "Conv3DTranspose", "QuantConv3DTranspose")
 CONV_3D = ("Conv3D", "QuantConv3D")
 LOCALLY = ("LocallyConnected2D", "QuantLocallyConnected2D", "LocallyConnected1D",
            "QuantLocallyConnected1D")
@@ -74,6 +75,8 @@ class Op:
     name: str
     kind: str
     constants: tuple[int, ...] = ()
+    # constants equal in value wherever they occur, (key, bytes): stored once per model (fact 9)
+    shared: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Plan:
     note: str | None = None
     extra_constants: tuple[int, ...] = ()  # constants not owned by an op of this layer
     problems: tuple[str, ...] = ()
+    # Converter-made constants with the same value in every layer (key, bytes): stored once per
+    # model, by the first layer that needs one (fact 9).
+    shared: tuple[tuple[str, int], ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -297,8 +303,20 @@ def plan_packed_conv(layer: LayerRecord, scope: Scope) -> Plan:
     ops += [Op("LceBconv2d", "bconv") for _ in range(calls - 1)]
     if not input_is_bits(layer, scope):
         ops.insert(0, Op("LceQuantize", "lce"))
-    extra = (_f32(c_out), _f32(c_out)) * unfused_calls
-    return Plan(tuple(ops), "bitpacked", True, None, extra)
+    shared = default_output_transform(layer, c_out) if unfused_calls else ()
+    extra = (_f32(c_out),) if unfused_calls and layer.weight("bias") is not None else ()
+    return Plan(tuple(ops), "bitpacked", True, None, extra, shared=shared)
+
+
+def default_output_transform(layer: LayerRecord, c_out: int) -> tuple[tuple[str, int], ...]:
+    """Fact 9: a packed conv without a fused BN gets a float32 multiplier of ones and a bias of
+    zeros (its own bias when it has one); being equal in every such conv, each is stored once
+    per model and C_out. Probes: `zoo/BinaryDenseNet28` (23 unfused convs of C_out 64, one
+    pair of buffers), `shared_bconv`, `bconv_bias`."""
+    shared = [(f"ones[{c_out}]", _f32(c_out))]
+    if layer.weight("bias") is None:
+        shared.append((f"zeros[{c_out}]", _f32(c_out)))
+    return tuple(shared)
 
 
 def _through_activation(layer: LayerRecord, scope: Scope) -> list[LayerRecord]:
@@ -339,10 +357,30 @@ def has_folded_bn(layer: LayerRecord, scope: Scope) -> bool:
     )
 
 
-def _bias(layer: LayerRecord, scope: Scope, units: int, always: bool = False) -> tuple[int, ...]:
-    if always or layer.weight("bias") is not None or has_folded_bn(layer, scope):
+def _bias(layer: LayerRecord, scope: Scope, units: int) -> tuple[int, ...]:
+    if layer.weight("bias") is not None or has_folded_bn(layer, scope):
         return (_f32(units),)
     return ()
+
+
+def zeros(units: int) -> tuple[str, int]:
+    """Fact 9: a float32 vector of zeros (the bias the converter adds to a conv that has none),
+    one buffer per length shared by every op of the model."""
+    return (f"float32 zeros[{units}]", _f32(units))
+
+
+def int_vector(*values: int) -> tuple[str, int]:
+    """Fact 9: a shape, permutation, axes or strides operand (int32), shared when equal."""
+    return (f"int32 {list(values)}", 4 * len(values))
+
+
+def conv_with_bias(name: str, layer: LayerRecord, scope: Scope, kernel_count: int, units: int,
+                   kind: str = "builtin") -> Op:
+    """Facts 3, 9: CONV_2D and DEPTHWISE_CONV_2D always have a bias operand: the layer's bias
+    (or the folded BN's), else a shared vector of zeros. Probes: `separable_binary` (its
+    depthwise and pointwise convs share one zeros[64]), `bconv_no_input_quantizer`."""
+    own = _bias(layer, scope, units)
+    return Op(name, kind, (_f32(kernel_count),) + own, () if own else (zeros(units),))
 
 
 def plan_float_conv2d(layer: LayerRecord, scope: Scope) -> Plan:
@@ -351,11 +389,12 @@ def plan_float_conv2d(layer: LayerRecord, scope: Scope) -> Plan:
     kernel = _kernel(layer)
     assert kernel is not None
     ops = input_ops(layer) + pad_ops(layer)
-    conv = Op("CONV_2D", "builtin", (_f32(kernel.count), _f32(kernel.shape[-1])))
+    conv = conv_with_bias("CONV_2D", layer, scope, kernel.count, kernel.shape[-1])
     if _channels_last(layer):
         ops.append(conv)
     else:
-        ops += [Op("TRANSPOSE", "builtin", (16,)), conv, Op("TRANSPOSE", "builtin", (16,))]
+        ops += [Op("TRANSPOSE", "builtin", shared=(int_vector(0, 2, 3, 1),)), conv,
+                Op("TRANSPOSE", "builtin", shared=(int_vector(0, 3, 1, 2),))]
     return Plan(tuple(ops), "float32")
 
 
@@ -370,24 +409,24 @@ def plan_dense(layer: LayerRecord, scope: Scope) -> Plan:
 
 
 def plan_depthwise(layer: LayerRecord, scope: Scope) -> Plan:
-    """Fact 3: depthwise convs are DEPTHWISE_CONV_2D with a float32 kernel and a bias vector."""
+    """Facts 3, 9: depthwise convs are DEPTHWISE_CONV_2D with a float32 kernel and a bias."""
     kernel = _kernel(layer)
     assert kernel is not None
     channels = kernel.shape[-2] * kernel.shape[-1]
-    op = Op("DEPTHWISE_CONV_2D", "builtin", (_f32(kernel.count), _f32(channels)))
+    op = conv_with_bias("DEPTHWISE_CONV_2D", layer, scope, kernel.count, channels)
     return Plan(tuple(input_ops(layer) + pad_ops(layer) + [op]), "float32")
 
 
 def plan_separable(layer: LayerRecord, scope: Scope) -> Plan:
-    """Fact 3: a separable conv is a float depthwise conv followed by a float 1x1 conv, each with
-    a bias vector."""
+    """Facts 3, 9: a separable conv is a float depthwise conv (bias: shared zeros) followed by a
+    float 1x1 conv (bias: the layer's, else shared zeros)."""
     depthwise = layer.weight("depthwise_kernel")
     pointwise = layer.weight("pointwise_kernel")
     assert depthwise is not None and pointwise is not None
     mid = depthwise.shape[-2] * depthwise.shape[-1]
     ops = input_ops(layer) + [
-        Op("DEPTHWISE_CONV_2D", "builtin", (_f32(depthwise.count), _f32(mid))),
-        Op("CONV_2D", "builtin", (_f32(pointwise.count), _f32(pointwise.shape[-1]))),
+        Op("DEPTHWISE_CONV_2D", "builtin", (_f32(depthwise.count),), (zeros(mid),)),
+        conv_with_bias("CONV_2D", layer, scope, pointwise.count, pointwise.shape[-1]),
     ]
     return Plan(tuple(ops), "float32")
 
@@ -398,7 +437,7 @@ def plan_conv1d(layer: LayerRecord, scope: Scope) -> Plan:
     assert kernel is not None
     ops = input_ops(layer) + pad_ops(layer) + [
         Op("RESHAPE", "builtin", (16,)),
-        Op("CONV_2D", "builtin", (_f32(kernel.count), _f32(kernel.shape[-1]))),
+        conv_with_bias("CONV_2D", layer, scope, kernel.count, kernel.shape[-1]),
         Op("RESHAPE", "builtin", (12,)),
     ]
     return Plan(tuple(ops), "float32")
@@ -423,15 +462,19 @@ def plan_conv3d(layer: LayerRecord, scope: Scope) -> Plan:
 
 
 def plan_locally_connected(layer: LayerRecord, scope: Scope) -> Plan:
-    """Fact 3: a locally connected layer is unrolled: per output position one STRIDED_SLICE
-    (3 int32[4] vectors) + RESHAPE, then CONCATENATION and SPLIT, one FULLY_CONNECTED per
-    position holding its slice of the float32 kernel, then PACK and RESHAPE."""
+    """Facts 3, 9: a locally connected layer is unrolled: per output position one STRIDED_SLICE
+    (begin and end int32[4], strides shared) + RESHAPE (its shape shared by all positions), then
+    CONCATENATION and SPLIT, one FULLY_CONNECTED per position holding its slice of the float32
+    kernel, then PACK and RESHAPE. Probe: `locally_connected_binary`."""
     kernel = _kernel(layer)
     assert kernel is not None
     positions = kernel.shape[0]
     per_position = _f32(kernel.count) // max(positions, 1)
     ops = input_ops(layer)
-    unroll = [Op("STRIDED_SLICE", "builtin", (16, 16, 16)), Op("RESHAPE", "builtin", (12,))]
+    unroll = [
+        Op("STRIDED_SLICE", "builtin", (16, 16), (int_vector(1, 1, 1, 1),)),
+        Op("RESHAPE", "builtin", shared=(int_vector(-1, 1, kernel.shape[1]),)),
+    ]
     ops += unroll * positions
     ops += [Op("CONCATENATION", "builtin"), Op("SPLIT", "builtin", (4,))]
     ops += [Op("FULLY_CONNECTED", "builtin", (per_position,))] * positions
@@ -483,6 +526,7 @@ def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
     producer = scope.producer(layer)
     if activation in ("relu", "relu6", "linear", None) and producer is not None and (
         producer.class_name in WEIGHTED or producer.class_name == "BatchNormalization"
+        or relu_fuses_into_pool(producer, scope)
     ):
         return Plan((), "none", note="fused into the previous op")
     if activation == "linear":
@@ -490,15 +534,40 @@ def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
     return Plan((Op(str(activation).upper(), "builtin"),), "none")
 
 
+POOLS = ("MaxPool2D", "MaxPooling2D", "AveragePooling2D", "AvgPool2D")
+
+
+def relu_fuses_into_pool(pool: LayerRecord, scope: Scope) -> bool:
+    """Fact 5: a ReLU after a float max or average pool that feeds nothing else is fused into
+    the pool op. Probes: `zoo/BinaryDenseNet28` (3 ReLUs after transition pools, no RELU op)."""
+    return (
+        pool.class_name in POOLS
+        and len(scope.consumers(pool)) == 1
+        and not _binarizing_consumers(pool, scope)
+    )
+
+
+def flatten_absorbed(layer: LayerRecord, scope: Scope) -> bool:
+    """Fact 6: a Flatten whose consumers are all Dense layers without an input quantizer costs
+    no op: FULLY_CONNECTED flattens its input itself. Probes: `zoo/BinaryDenseNet28` (no
+    RESHAPE), `xnor_like` (Flatten before a QuantDense with an input quantizer: RESHAPE kept)."""
+    consumers = scope.consumers(layer)
+    return layer.class_name == "Flatten" and bool(consumers) and all(
+        c.class_name in DENSE and c.quantizer("input_quantizer") is None for c in consumers
+    )
+
+
 def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
     """Fact 6: a layer without weights is one op (shape and axis operands are small constants);
     input, dropout-like layers vanish; a max pool over packed bits is an `LceBMaxPool2d`."""
     if layer.class_name in FREE:
         return Plan((), "none")
+    if flatten_absorbed(layer, scope):
+        return Plan((), "none", note="absorbed by the fully connected op")
     if layer.class_name in RESHAPING:
         return Plan((Op("RESHAPE", "builtin", (8,)),), "none")
     if layer.class_name.startswith("Global") and "Average" in layer.class_name:
-        return Plan((Op("MEAN", "builtin", (8,)),), "none")
+        return Plan((Op("MEAN", "builtin", shared=(int_vector(1, 2),)),), "none")
     if layer.class_name in ("ZeroPadding2D", "ZeroPadding1D"):
         return Plan((Op("PAD", "builtin", (32,)),), "none")
     if layer.class_name in ("MaxPool2D", "MaxPooling2D") and _binarizing_consumers(layer, scope):
@@ -584,6 +653,24 @@ def _plan_scope(layers: Sequence[LayerRecord]) -> list[tuple[LayerRecord, Plan]]
     return plans
 
 
+def store_shared_once(planned: list[tuple[LayerRecord, Plan]]) -> list[tuple[LayerRecord, Plan]]:
+    """Fact 9: the converter stores equal constants once; a shared constant is charged to the
+    first layer (in model order) that needs it and costs the others nothing."""
+    seen: set[str] = set()
+    resolved = []
+    for layer, plan in planned:
+        wanted = plan.shared + tuple(item for op in plan.ops for item in op.shared)
+        if wanted and plan.stored_as != "nested":
+            fresh = []
+            for key, size in wanted:
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append(size)
+            plan = replace(plan, extra_constants=plan.extra_constants + tuple(fresh), shared=())
+        resolved.append((layer, plan))
+    return resolved
+
+
 def predict(record: ModelRecord, profile: ModelProfile | None = None) -> Deployment:
     """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration.
 
@@ -594,7 +681,7 @@ def predict(record: ModelRecord, profile: ModelProfile | None = None) -> Deploym
     if profile is None:
         profile = make_profile(record)
     macs = one_bit_macs(record, profile)
-    planned = _plan_scope(record.layers)
+    planned = store_shared_once(_plan_scope(record.layers))
     plan_of = {id(layer): plan for layer, plan in planned}
     problems: list[str] = []
     binary_macs = accelerated_macs = 0
