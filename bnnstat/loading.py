@@ -125,7 +125,7 @@ def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) 
         BnnstatError: the file is missing, not a Keras model, or holds a layer with no Keras 3
             equivalent; the message names the file and the layer.
     """
-    from bnnstat.inspect.file_reader import sniff
+    from bnnstat.inspect.reader import sniff
 
     path = Path(path)
     kind = sniff(path)  # BnnstatError: missing, not a regular file, empty, not a model file

@@ -210,10 +210,10 @@ def test_depthwise_kernels_use_depthwise_arguments(weight):
 
 
 def test_larq_fixture_findings(larq_fixtures):
-    from bnnstat.inspect import file_reader
+    from bnnstat.inspect import reader
 
     found = {
-        name: [(f.code, f.layer) for f in au.find_problems(file_reader.read(larq_fixtures / name))]
+        name: [(f.code, f.layer) for f in au.find_problems(reader.read(larq_fixtures / name))]
         for name in ("binary_cnn_cifar.h5", "bop_noop_cnn.h5")
     }
     assert found == {
@@ -429,9 +429,9 @@ def test_cli_budgets_and_exit_codes():
 
 
 def test_cli_budget_actuals_match_the_profile():
-    from bnnstat.inspect import file_reader, profile, report
+    from bnnstat.inspect import profile, reader, report
 
-    totals = report.to_json(profile.profile(file_reader.read(CLEAN)))["totals"]
+    totals = report.to_json(profile.profile(reader.read(CLEAN)))["totals"]
     data = json.loads(
         _audit(
             CLEAN,
@@ -561,9 +561,9 @@ def test_audit_and_flips_never_import_tensorflow(args):
 
 
 def test_cli_target_lce_with_the_real_rules():
-    from bnnstat.inspect import file_reader, lce
+    from bnnstat.inspect import lce, reader
 
-    record = file_reader.read(CLEAN)
+    record = reader.read(CLEAN)
     deployment = lce.predict(record)
     expected_codes = sorted({f.code for f in lce.findings(record, deployment)})
     result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "10MiB", "--format", "json")

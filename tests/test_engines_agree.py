@@ -1,6 +1,6 @@
 """The two `bnnstat summary` engines give identical JSON for the same file.
 
-`static` reads the file with h5py/zipfile/json (`bnnstat.inspect.file_reader.read`); `keras`
+`static` reads the file with h5py/zipfile/json (`bnnstat.inspect.reader.read`); `keras`
 loads it with `bnnstat.loading.load_model` and records the live model
 (`bnnstat.inspect.keras_adapter.record`). Both go through the same profile and JSON report, so
 any difference is a difference in what the two engines read from the file.
@@ -47,9 +47,9 @@ SAMPLE_FILES = sorted(p.name for p in SAMPLE_MODELS.glob("*") if p.suffix in (".
 
 
 def static_json(path: Path) -> dict[str, Any]:
-    from bnnstat.inspect import file_reader, profile, report
+    from bnnstat.inspect import profile, reader, report
 
-    return report.to_json(profile.profile(file_reader.read(path)))
+    return report.to_json(profile.profile(reader.read(path)))
 
 
 def keras_json(path: Path) -> dict[str, Any]:
@@ -440,7 +440,7 @@ def test_project_models(generated, name):
 
 def test_project_models_cover_every_quant_layer_and_the_graph_features(generated):
     from bnnstat import layers
-    from bnnstat.inspect.file_reader import read
+    from bnnstat.inspect.reader import read
 
     records = [read(path) for path in generated.values()]
     classes = {layer.class_name for record in records for layer in record.walk()}

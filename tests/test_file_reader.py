@@ -17,7 +17,7 @@ import pytest
 from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS
 
 from bnnstat.errors import BnnstatError
-from bnnstat.inspect.file_reader import quantizer_record, read
+from bnnstat.inspect.reader import quantizer_record, read
 
 FIXTURES = ("binarynet_mlp", "binary_cnn_cifar", "bop_noop_cnn", "ternary_kbit_conv1d")
 
@@ -580,7 +580,7 @@ def test_reading_imports_neither_tensorflow_nor_keras(larq_fixtures, tmp_path):
     keras_file = tmp_path / "s.keras"
     _sequential_keras(keras_file)
     script = (
-        "from bnnstat.inspect.file_reader import read; "
+        "from bnnstat.inspect.reader import read; "
         f"read({str(larq_fixtures / 'binary_cnn_cifar.h5')!r}); read({str(keras_file)!r})"
     )
     result = subprocess.run(
@@ -622,7 +622,7 @@ def test_large_weights_are_not_loaded(tmp_path):
     assert path.stat().st_size > 150 * 2**20
     # VmHWM (peak RSS of this process image; ru_maxrss would include the forking parent's)
     script = (
-        "import sys; from bnnstat.inspect.file_reader import read; "
+        "import sys; from bnnstat.inspect.reader import read; "
         "r = read(sys.argv[1]); assert r.layers[0].weights[0].count == 40_000_000; "
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
@@ -881,7 +881,7 @@ def test_weightless_model_saved_by_keras_reads_with_zero_weights(tf, tmp_path):
 
 
 def test_sniff_tells_model_files_by_content(tmp_path):
-    from bnnstat.inspect.file_reader import model_file_kind, sniff
+    from bnnstat.inspect.reader import model_file_kind, sniff
 
     keras_file = tmp_path / "model.h5"  # a zip archive, whatever its suffix says
     _sequential_keras(keras_file)
@@ -911,10 +911,10 @@ def test_sniff_tells_model_files_by_content(tmp_path):
     ],
 )
 def test_sniff_messages_are_uniform_across_readers(tf, tmp_path, make, problem):
-    """file_reader.read, sniff, loading.load_model and flips give the same one-line message."""
+    """reader.read, sniff, loading.load_model and flips give the same one-line message."""
     from bnnstat import loading
     from bnnstat.inspect import flips
-    from bnnstat.inspect.file_reader import sniff
+    from bnnstat.inspect.reader import sniff
 
     path = tmp_path / "model.keras"
     make(path)

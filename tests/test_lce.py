@@ -17,8 +17,8 @@ from conftest import LARQ_FIXTURES, REPO, TEST_DATA
 
 from bnnstat.cli import main
 from bnnstat.inspect import lce
-from bnnstat.inspect.file_reader import read
 from bnnstat.inspect.profile import profile
+from bnnstat.inspect.reader import read
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
 
 DATA = TEST_DATA / "lce"

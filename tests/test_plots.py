@@ -253,14 +253,14 @@ def test_plot_model_nothing_to_plot():
 
 
 def test_cli_plot_model_from_sample(tmp_path):
-    from bnnstat.inspect import file_reader, profile, report
+    from bnnstat.inspect import profile, reader, report
 
     sample = REPO / "sample_models" / "quicknet_small.keras"
     out = tmp_path / "model.png"
     result = CliRunner().invoke(main, ["plot", "model", str(sample), "-o", str(out)])
     assert result.exit_code == 0, result.output
     _check_image(out)
-    profile_json = report.to_json(profile.profile(file_reader.read(sample)))
+    profile_json = report.to_json(profile.profile(reader.read(sample)))
     figure = plots.plot_model(profile_json)
     memory_ax, _ = figure.axes
     # bars sum to the model's memory (bits -> KiB)

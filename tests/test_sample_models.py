@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from bnnstat.inspect import file_reader
+from bnnstat.inspect import reader
 from bnnstat.inspect.flips import read_weight_values
 from tests.conftest import REPO, SAMPLE_MODELS
 
@@ -34,7 +34,7 @@ def test_committed_files_come_from_the_script(tf, name):
     """Rebuilding from the fixed seed gives exactly the committed weights (and structure)."""
     model = _script().build(name)
     stored = read_weight_values(SAMPLE_MODELS / name)
-    record = file_reader.read(SAMPLE_MODELS / name)
+    record = reader.read(SAMPLE_MODELS / name)
     assert [layer.name for layer in record.layers] == [layer.name for layer in model.layers]
     for layer in model.layers:
         values = [array for _, array in stored.get(layer.name, [])]
@@ -45,10 +45,10 @@ def test_committed_files_come_from_the_script(tf, name):
 
 
 def test_binary_layers_are_tagged():
-    record = file_reader.read(SAMPLE_MODELS / "quicknet_small.keras")
+    record = reader.read(SAMPLE_MODELS / "quicknet_small.keras")
     binary = [layer.name for layer in record.layers if any(w.precision == 1 for w in layer.weights)]
     assert len(binary) == 6 and all(name.endswith("_qconv") for name in binary)
-    mlp = file_reader.read(SAMPLE_MODELS / "binarynet_mlp.h5")
+    mlp = reader.read(SAMPLE_MODELS / "binarynet_mlp.h5")
     assert [
         layer.input_precision
         for layer in mlp.layers

@@ -111,12 +111,12 @@ def audit(
     Exit codes: 0 all good, 1 a budget broken or an error-level finding, 2 bad input.
     """
     from bnnstat.inspect import audit as audit_rules
-    from bnnstat.inspect import file_reader, profile
+    from bnnstat.inspect import profile, reader
 
     if max_deployed_size is not None and target is None:
         raise BnnstatError("--max-deployed-size needs --target lce")
     audit_rules.normalise_codes(ignore)  # LCE### codes are accepted by their pattern
-    record = file_reader.read(path)
+    record = reader.read(path)
     budgets = audit_rules.Budgets(max_memory, min_binarized_macs, max_fp_params, max_deployed_size)
     deployment, extra = _deployment(record, target)
     result = audit_rules.audit(

@@ -108,10 +108,10 @@ def quantizer(
 def model(path: Path, output: Path) -> None:
     """Per-layer bars of weight memory and MACs of the model in PATH, split by precision."""
     from bnnstat import plots
-    from bnnstat.inspect import file_reader, profile, report
+    from bnnstat.inspect import profile, reader, report
 
     _check_output(output)
-    profile_json = report.to_json(profile.profile(file_reader.read(path)))
+    profile_json = report.to_json(profile.profile(reader.read(path)))
     plots.save_figure(plots.plot_model(profile_json, title=path.name), output)
     click.echo(f"wrote {output}")
 

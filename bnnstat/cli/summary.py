@@ -33,7 +33,7 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
 def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> ModelRecord
     """A `ModelRecord` of the file at `path`, read by the chosen engine."""
     if engine == "static":
-        from bnnstat.inspect.file_reader import read
+        from bnnstat.inspect.reader import read
 
         return read(path, precision)
     if precision:

@@ -19,9 +19,7 @@ import csv
 import io
 import json
 import math
-import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,37 +236,18 @@ def summarize_ratios(layer: str, ratios: np.ndarray) -> LayerThresholds:
 def _sniff(path: Path) -> str:
     """`"h5"`, `"keras"` or `"other"` (a log, say); `bnnstat.cli.flips` imports this name.
 
-    A thin wrapper of `file_reader.model_file_kind` (missing file or directory: `BnnstatError`).
+    A thin wrapper of `reader.model_file_kind` (missing file or directory: `BnnstatError`).
     """
-    from bnnstat.inspect.file_reader import model_file_kind
+    from bnnstat.inspect.reader import model_file_kind
 
     return model_file_kind(path) or "other"
 
 
-@contextmanager
-def _open_weights(path: Path) -> Iterator[Any]:
-    """The HDF5 weights of a `.h5` or `.keras` file, opened read-only."""
-    import h5py
+def _open_weights(path: Path) -> Any:
+    """The HDF5 weights of a `.h5` or `.keras` file, opened read-only by the shared reader."""
+    from bnnstat.inspect.reader.container import open_weights
 
-    from bnnstat.inspect.file_reader import sniff
-
-    kind = sniff(path)
-    try:
-        if kind == "h5":
-            with h5py.File(path, "r") as handle:
-                yield handle
-        else:
-            with zipfile.ZipFile(path) as archive:
-                if "model.weights.h5" not in archive.namelist():
-                    raise BnnstatError(
-                        f"{path}: .keras archive has no model.weights.h5: "
-                        "truncated or not saved by Keras?"
-                    )
-                data = io.BytesIO(archive.read("model.weights.h5"))
-            with h5py.File(data, "r") as handle:
-                yield handle
-    except (OSError, zipfile.BadZipFile, KeyError) as error:
-        raise BnnstatError(f"{path}: cannot read weights ({error})") from None
+    return open_weights(path)
 
 
 def _decode(value: Any) -> Any:
@@ -358,10 +337,10 @@ def _pick(
 
 def binary_weight_values(path: str | Path) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
     """The model record of `path` and the values of its binary (precision-1) weights."""
-    from bnnstat.inspect import file_reader
+    from bnnstat.inspect import reader
 
     path = Path(path)
-    record = file_reader.read(path)
+    record = reader.read(path)
     return record, _binary_weights(path, record, read_weight_values(path))
 
 
@@ -581,11 +560,11 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
     """
     import numpy as np
 
-    from bnnstat.inspect import file_reader
+    from bnnstat.inspect import reader
 
     # Read the model first: a truncated, corrupt or non-model file gets the reader's message.
-    record = file_reader.read(path)
-    if file_reader.sniff(path) != "keras":
+    record = reader.read(path)
+    if reader.sniff(path) != "keras":
         raise BnnstatError(f"{path}: an HDF5 model file; Bop state is read from .keras files only")
     name, threshold = _bop_config(path)
     with _open_weights(path) as handle:
@@ -628,11 +607,11 @@ def _bop_state_arrays(path: Path) -> tuple[float, dict[str, np.ndarray]]:
 
 
 def _bop_config(path: Path) -> tuple[str, float]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, KeyError, OSError, json.JSONDecodeError) as error:
-        raise BnnstatError(f"{path}: cannot read config.json ({error})") from None
+    from bnnstat.inspect.reader.container import read_member_json
+
+    config = read_member_json(path, "config.json")
+    if not isinstance(config, Mapping):
+        raise BnnstatError(f"{path}: config.json is not a model config object")
     optimizer = (config.get("compile_config") or {}).get("optimizer")
     found = _find_bop(optimizer)
     if found is None:
