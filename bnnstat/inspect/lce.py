@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
@@ -584,7 +584,14 @@ _UNPACKED_RULES = (
     (CONV_1D, plan_conv1d),
     (TRANSPOSED, plan_transposed),
     (CONV_3D, plan_conv3d),
+    (LOCALLY, plan_locally_connected),
 )
+
+
+def unpacked_rule(class_name: str) -> Callable[[LayerRecord, Scope], Plan] | None:
+    """The rule saying how LCE stores a weighted layer of this kind when it does not pack it;
+    None for a kind without one (then the layer is planned as weightless: one op)."""
+    return next((rule for classes, rule in _UNPACKED_RULES if class_name in classes), None)
 
 
 def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
@@ -598,9 +605,8 @@ def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
         return plan_weightless(layer, scope)
     if is_packed(layer):
         return plan_packed_conv(layer, scope)
-    rule = next(
-        (rule for classes, rule in _UNPACKED_RULES if name in classes), plan_locally_connected
-    )
+    rule = unpacked_rule(name)
+    assert rule is not None  # every WEIGHTED kind has one
     plan = rule(layer, scope)
     kernel = _kernel(layer)
     if kernel is not None and kernel.precision is not None and kernel.count >= FOLD_LIMIT:
@@ -722,21 +728,32 @@ def finding_not_convertible(record: ModelRecord, deployment: Deployment) -> list
     ]
 
 
-def finding_binary_conv_not_packed(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
+def finding_binary_conv_not_packed(
+    layer: LayerRecord, plan: LayerDeployment, first_compute: bool = False
+) -> list[Finding]:
     """LCE002 (warning): a binary QuantConv2D that LCE stores as float32 (fact 3), with what
-    to change so that it packs (fact 1)."""
+    to change so that it packs (fact 1). Not raised when packing would save nothing (one input
+    channel per group: a packed word per weight, as many bytes as float32). On the model's first
+    compute layer the hint says how this relates to BNN001 (keep that layer in high precision)."""
     if layer.class_name != "QuantConv2D" or not _is_binary(layer) or plan.accelerated:
         return []
-    reason = packs(layer) or "not packed"
     kernel = _kernel(layer)
     assert kernel is not None
+    packed = packed_kernel_bytes(kernel.shape)
+    if packed >= _f32(kernel.count):
+        return []
+    reason = packs(layer) or "not packed"
     hint = "give it input_quantizer='ste_sign' and a sign-like kernel_quantizer ('ste_sign'), "
     hint += "channels_last data and pad_values 0 or 1"
     if kernel.count >= FOLD_LIMIT:
         hint = "keep the kernel below 2^25 elements (split it) so the converter folds and packs it"
+    elif first_compute:
+        hint = ("it is the first compute layer, which BNN001 asks to keep in high precision: "
+                "drop its kernel_quantizer (LCE stores it as float32 either way); binarize its "
+                "input too only if the packed bytes matter more than accuracy")
     message = (
         f"binary QuantConv2D {layer.name} is stored as float32 ({_f32(kernel.count)} bytes "
-        f"instead of {packed_kernel_bytes(kernel.shape)} packed): {reason}"
+        f"instead of {packed} packed): {reason}"
     )
     return [Finding("LCE002", "warning", layer.name, message, hint)]
 
@@ -805,7 +822,6 @@ def finding_kbit_stored_as_float(layer: LayerRecord, plan: LayerDeployment) -> l
 
 
 LAYER_RULES = (
-    finding_binary_conv_not_packed,
     finding_binary_layer_never_packed,
     finding_padding_waste,
     finding_kernel_not_folded,
@@ -817,10 +833,13 @@ LAYER_RULES = (
 def findings(record: ModelRecord, deployment: Deployment) -> list[Finding]:
     """Every LCE finding for the model: model-level ones first, then per layer in order."""
     result = finding_not_convertible(record, deployment)
+    first = next((layer.name for layer in record.walk()
+                  if not layer.is_nested_model and _kernel(layer) is not None), None)
     for plan in deployment.layers:
         layer = _find(record, plan.name)
         if layer is None:
             continue
+        result.extend(finding_binary_conv_not_packed(layer, plan, layer.name == first))
         for rule in LAYER_RULES:
             result.extend(rule(layer, plan))
     return result
