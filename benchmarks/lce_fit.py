@@ -70,10 +70,11 @@ def main() -> None:
     fitted = [round(float(v)) for v in solution]
     print("TENSOR_BYTES", fitted[0], "OP_BYTES", dict(zip(KINDS, fitted[1:4], strict=True)),
           "BASE_BYTES", fitted[4])
-    errors = sorted(
-        ((constants + sum(c * f for c, f in zip(counts, fitted, strict=True)) - measured) / measured,
-         name) for name, measured, constants, counts in names
-    )
+    errors = []
+    for name, measured, constants, counts in names:
+        predicted = constants + sum(c * f for c, f in zip(counts, fitted, strict=True))
+        errors.append(((predicted - measured) / measured, name))
+    errors.sort()
     for error, name in errors[:5] + errors[-5:]:
         print(f"{name:45} {100 * error:+.2f} %")
 
