@@ -592,6 +592,7 @@ def measure(name: str, description: str, builder) -> dict:
     except Exception as error:  # the converter's failure is a measured fact too
         entry.update(converted=False, error=f"{type(error).__name__}: {str(error)[:300]}")
     else:
+        entry.pop("error")
         entry.update(converted=True, tflite_bytes=len(flatbuffer), **analyse(flatbuffer))
     entry["convert_seconds"] = round(time.perf_counter() - started, 1)
     return entry

@@ -63,6 +63,7 @@ TRANSPOSED = ("Conv1DTranspose", "QuantConv1DTranspose", "Conv2DTranspose", "Qua
 CONV_3D = ("Conv3D", "QuantConv3D")
 LOCALLY = ("LocallyConnected2D", "QuantLocallyConnected2D", "LocallyConnected1D",
            "QuantLocallyConnected1D")
+THREE_D = CONV_3D + ("Conv3DTranspose", "QuantConv3DTranspose")
 WEIGHTED = CONV_2D + DENSE + DEPTHWISE + SEPARABLE + CONV_1D + TRANSPOSED + CONV_3D + LOCALLY
 FREE = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "ActivityRegularization")
 RESHAPING = ("Flatten", "Reshape")
@@ -229,11 +230,13 @@ def bconv_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
 def float_layer_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
     """Fact 4: a BatchNormalization right after a conv or dense layer stored as float32 (float
     layers, and binary ones LCE does not pack) is folded into its weights and bias, when it is
-    that layer's only consumer."""
+    that layer's only consumer; not after a 3-D conv (`mixed_layers`: CONV_3D then MUL + ADD;
+    a 3-D transposed conv is assumed to be the same)."""
     producer = scope.producer(bn)
     if (
         producer is not None
         and producer.class_name in WEIGHTED
+        and producer.class_name not in THREE_D
         and not is_packed(producer)
         and len(scope.consumers(producer)) == 1
     ):
@@ -444,13 +447,19 @@ def plan_conv1d(layer: LayerRecord, scope: Scope) -> Plan:
 
 
 def plan_transposed(layer: LayerRecord, scope: Scope) -> Plan:
-    """Fact 3: a transposed conv is a TRANSPOSE_CONV with its output shape and a float32 kernel
-    (bias only when the layer has one)."""
+    """Fact 3: a transposed conv is a TRANSPOSE_CONV (CONV_3D_TRANSPOSE in 3-D) with its output
+    shape and a float32 kernel (bias only when the layer has one or a BN is folded into it)."""
     kernel = _kernel(layer)
     assert kernel is not None
     rank = len(kernel.shape)
+    if rank == 3:  # 1-D: a 2-D TRANSPOSE_CONV between two RESHAPEs (`transposed1d_float`)
+        constants = (16, _f32(kernel.count)) + _bias(layer, scope, kernel.shape[-2])
+        ops = [Op("RESHAPE", "builtin", (16,)), Op("TRANSPOSE_CONV", "builtin", constants),
+               Op("RESHAPE", "builtin", (12,))]
+        return Plan(tuple(input_ops(layer) + ops), "float32")
+    name = "CONV_3D_TRANSPOSE" if rank == 5 else "TRANSPOSE_CONV"  # `transposed3d_binary`
     constants = (4 * rank, _f32(kernel.count)) + _bias(layer, scope, kernel.shape[-2])
-    return Plan(tuple(input_ops(layer) + [Op("TRANSPOSE_CONV", "builtin", constants)]), "float32")
+    return Plan(tuple(input_ops(layer) + [Op(name, "builtin", constants)]), "float32")
 
 
 def plan_conv3d(layer: LayerRecord, scope: Scope) -> Plan:
@@ -547,14 +556,38 @@ def relu_fuses_into_pool(pool: LayerRecord, scope: Scope) -> bool:
     )
 
 
+def pools_bits(pool: LayerRecord, scope: Scope) -> bool:
+    """Fact 2: a MaxPool2D whose consumers all binarize their input with a sign-like quantizer
+    (packed convs, or float-stored layers with a sign input quantizer) runs on packed bits as
+    `LceBMaxPool2d`, the `LceQuantize` moved before it. Probes: `clean_packed`, `mixed_layers`
+    (max pool before a QuantLocallyConnected2D)."""
+    consumers = scope.consumers(pool)
+    return bool(consumers) and all(
+        is_packed(c) or _quantizer_name(c, "input_quantizer") in SIGN_INPUT_QUANTIZERS
+        for c in consumers
+    )
+
+
 def flatten_absorbed(layer: LayerRecord, scope: Scope) -> bool:
     """Fact 6: a Flatten whose consumers are all Dense layers without an input quantizer costs
     no op: FULLY_CONNECTED flattens its input itself. Probes: `zoo/BinaryDenseNet28` (no
     RESHAPE), `xnor_like` (Flatten before a QuantDense with an input quantizer: RESHAPE kept)."""
     consumers = scope.consumers(layer)
+    if layer.class_name in RESHAPING and merges_with_previous_reshape(layer, scope):
+        return True
     return layer.class_name == "Flatten" and bool(consumers) and all(
         c.class_name in DENSE and c.quantizer("input_quantizer") is None for c in consumers
     )
+
+
+def merges_with_previous_reshape(layer: LayerRecord, scope: Scope) -> bool:
+    """Fact 6: a Flatten or Reshape right after an op that ends in a RESHAPE (another Flatten or
+    Reshape, a locally connected layer) is merged into that RESHAPE. Probe: `mixed_layers`
+    (Flatten after a QuantLocallyConnected2D: one RESHAPE fewer)."""
+    producer = scope.producer(layer)
+    return producer is not None and (
+        producer.class_name in RESHAPING or producer.class_name in LOCALLY
+    ) and len(scope.consumers(producer)) == 1
 
 
 def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
@@ -570,7 +603,7 @@ def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
         return Plan((Op("MEAN", "builtin", shared=(int_vector(1, 2),)),), "none")
     if layer.class_name in ("ZeroPadding2D", "ZeroPadding1D"):
         return Plan((Op("PAD", "builtin", (32,)),), "none")
-    if layer.class_name in ("MaxPool2D", "MaxPooling2D") and _binarizing_consumers(layer, scope):
+    if layer.class_name in ("MaxPool2D", "MaxPooling2D") and pools_bits(layer, scope):
         return Plan((Op("LceBMaxPool2d", "lce"),), "none", note="runs on packed bits")
     return Plan((Op(layer.class_name, "builtin"),), "none")
 
