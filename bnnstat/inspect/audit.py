@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import catalog
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
@@ -56,50 +57,36 @@ RULES: dict[str, Rule] = {
     )
 }
 
-KERNEL_WEIGHTS: dict[str, tuple[str, str]] = {
-    # weight name -> (its quantizer argument, its constraint argument)
-    "kernel": ("kernel_quantizer", "kernel_constraint"),
-    "depthwise_kernel": ("depthwise_quantizer", "depthwise_constraint"),
-    "pointwise_kernel": ("pointwise_quantizer", "pointwise_constraint"),
-}
+LayerTest = Callable[[LayerRecord], bool]
 
-SIGN_QUANTIZERS = frozenset(
-    {
-        "ste_sign",
-        "stesign",
-        "approx_sign",
-        "approxsign",
-        "swish_sign",
-        "swishsign",
-        "magnitude_aware_sign",
-        "magnitudeawaresign",
-        "noop",
-        "no_op",
-    }
-)
-DENSE_CLASSES = frozenset({"QuantDense"})
-TRANSPOSED_CONV = re.compile(r"Conv\dDTranspose$")
-POOLING = re.compile(r"^(Quant)?(Max|Average|GlobalMax|GlobalAverage)Pool(ing)?\dD$")
-MAX_POOLING = re.compile(r"^(Quant)?(Max|GlobalMax)Pool(ing)?\dD$")
-BATCH_NORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
-MERGES = frozenset({"Add", "Concatenate", "Subtract", "Multiply", "Average", "Maximum", "Minimum"})
-# Layers that pass values through without mixing channels: looked through when searching what a
-# layer's output really feeds.
-PASS_THROUGH = frozenset(
-    {
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "Reshape",
-        "Flatten",
-        "Cropping1D",
-        "Cropping2D",
-        "Identity",
-        "Permute",
-    }
-)
+
+def _family(layer: LayerRecord) -> str | None:
+    return catalog.family(layer.class_name)
+
+
+def is_batch_norm(layer: LayerRecord) -> bool:
+    return _family(layer) == "batch_norm"
+
+
+def is_merge(layer: LayerRecord) -> bool:
+    return _family(layer) == "merge"
+
+
+def is_pooling(layer: LayerRecord) -> bool:
+    kind = catalog.layer_kind(layer.class_name)
+    return kind is not None and kind.pool is not None
+
+
+def is_max_pooling(layer: LayerRecord) -> bool:
+    kind = catalog.layer_kind(layer.class_name)
+    return kind is not None and kind.pool == "max"
+
+
+def passes_through(layer: LayerRecord) -> bool:
+    """Passes values on without mixing channels: looked through when searching what a layer's
+    output really feeds."""
+    kind = catalog.layer_kind(layer.class_name)
+    return kind is not None and kind.passes_through
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,14 +269,20 @@ def kernel_arguments(layer: LayerRecord, weight: str) -> tuple[str, str]:
     ``depthwise_constraint``, whether the weight is called ``depthwise_kernel`` (Keras 2) or
     ``kernel`` (Keras 3).
     """
-    if "DepthwiseConv" in layer.class_name and weight in ("kernel", "depthwise_kernel"):
-        return KERNEL_WEIGHTS["depthwise_kernel"]
-    return KERNEL_WEIGHTS[weight]
+    role = catalog.weight_role(layer.class_name, weight)
+    if role is None or role.quantizer is None or role.constraint is None:
+        raise KeyError(weight)
+    return role.quantizer, role.constraint
 
 
 def kernel_names(layer: LayerRecord) -> tuple[str, ...]:
     """Names of the layer's kernel-like weights (empty for layers that do no MACs)."""
-    return tuple(w.name for w in layer.weights if w.name in KERNEL_WEIGHTS)
+    return tuple(w.name for w in layer.weights if _is_kernel(layer, w.name))
+
+
+def _is_kernel(layer: LayerRecord, weight: str) -> bool:
+    role = catalog.weight_role(layer.class_name, weight)
+    return role is not None and role.is_kernel
 
 
 def kernel_precision(layer: LayerRecord) -> int | None:
@@ -314,7 +307,9 @@ def is_binary(layer: LayerRecord) -> bool:
 
 
 def is_sign_quantizer(name: str) -> bool:
-    return name.lower().replace("-", "_") in SIGN_QUANTIZERS
+    """The quantizer maps to +-1 (or tags Bop-trained 1-bit weights), per the catalog."""
+    kind = catalog.quantizer_kind(name)
+    return kind is not None and kind.binary_sign
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,10 +332,10 @@ def _successors(layers: Sequence[LayerRecord], index: int) -> list[LayerRecord]:
 
 
 def _reachable(
-    layers: Sequence[LayerRecord], index: int, skip: frozenset[str] | None = None
+    layers: Sequence[LayerRecord], index: int, skip: LayerTest = passes_through
 ) -> list[LayerRecord]:
-    """First non-skipped layers on every path from layer `index` (skipping `skip` classes)."""
-    skip = skip if skip is not None else PASS_THROUGH
+    """First non-skipped layers on every path from layer `index` (skipping layers `skip` holds
+    for)."""
     position = {layer.name: i for i, layer in enumerate(layers)}
     found: list[LayerRecord] = []
     stack = _successors(layers, index)
@@ -350,7 +345,7 @@ def _reachable(
         if layer.name in seen:
             continue
         seen.add(layer.name)
-        if layer.class_name in skip:
+        if skip(layer):
             stack.extend(_successors(layers, position[layer.name]))
         else:
             found.append(layer)
@@ -401,10 +396,10 @@ def rule_batchnorm_after_binary(record: ModelRecord) -> Iterable[Finding]:
         for index, layer in enumerate(layers):
             if not (is_compute(layer) and is_binary(layer)):
                 continue
-            targets = _reachable(layers, index, PASS_THROUGH | _pooling_classes(layers))
+            targets = _reachable(layers, index, lambda t: passes_through(t) or is_pooling(t))
             if not targets:
                 continue  # the model's output: BNN002 covers a binarized last layer
-            missing = [t for t in targets if t.class_name not in BATCH_NORM]
+            missing = [t for t in targets if not is_batch_norm(t)]
             if missing:
                 yield _finding(
                     "BNN003",
@@ -415,10 +410,10 @@ def rule_batchnorm_after_binary(record: ModelRecord) -> Iterable[Finding]:
                     "(max-pooling may sit between them)",
                 )
             for norm in targets:
-                if norm.class_name not in BATCH_NORM:
+                if not is_batch_norm(norm):
                     continue
-                after = _reachable(layers, position[norm.name], PASS_THROUGH)
-                pools = [p for p in after if MAX_POOLING.match(p.class_name)]
+                after = _reachable(layers, position[norm.name])
+                pools = [p for p in after if is_max_pooling(p)]
                 if pools:
                     yield _finding(
                         "BNN004",
@@ -428,10 +423,6 @@ def rule_batchnorm_after_binary(record: ModelRecord) -> Iterable[Finding]:
                         "apply max-pooling before the BatchNormalization "
                         "(binary conv -> MaxPool -> BatchNorm), as in XNOR-Net",
                     )
-
-
-def _pooling_classes(layers: Sequence[LayerRecord]) -> frozenset[str]:
-    return frozenset(layer.class_name for layer in layers if POOLING.match(layer.class_name))
 
 
 def rule_input_kernel_pairing(record: ModelRecord) -> Iterable[Finding]:
@@ -498,9 +489,7 @@ def rule_activation_quantizer(record: ModelRecord) -> Iterable[Finding]:
             broken = [
                 t
                 for t in _reachable(layers, index)
-                if t.class_name in BATCH_NORM
-                or t.class_name in MERGES
-                or POOLING.match(t.class_name)
+                if is_batch_norm(t) or is_merge(t) or is_pooling(t)
             ]
             if broken:
                 yield _finding(
@@ -519,7 +508,7 @@ def rule_unaccelerated(record: ModelRecord) -> Iterable[Finding]:
     for layer in record.walk():
         if not (is_compute(layer) and is_binary(layer)):
             continue
-        if layer.class_name in DENSE_CLASSES:
+        if _family(layer) == "dense" and catalog.is_quantized(layer.class_name):
             yield _finding(
                 "BNN008",
                 layer.name,
@@ -527,7 +516,7 @@ def rule_unaccelerated(record: ModelRecord) -> Iterable[Finding]:
                 "Engine) have no binary fully-connected kernel",
                 "use a 1x1 binary QuantConv2D instead, or keep this layer in full precision",
             )
-        if TRANSPOSED_CONV.search(layer.class_name):
+        if _family(layer) == "transpose":
             yield _finding(
                 "BNN009",
                 layer.name,
@@ -550,7 +539,8 @@ def rule_weight_constraint(record: ModelRecord) -> Iterable[Finding]:
             bits = weight.precision if weight is not None else None
             if bits is None and quantizer is not None:
                 bits = quantizer.precision
-            if bits != 1 or (quantizer is not None and quantizer.name.lower() in ("noop", "no_op")):
+            kind = catalog.quantizer_kind(quantizer.name) if quantizer is not None else None
+            if bits != 1 or (kind is not None and kind.tags_only):
                 continue  # NoOp kernels are trained by Bop: no latent weights to constrain
             if layer.config.get(constraint_arg) in (None, "", {}):
                 yield _finding(

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import catalog
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Weight names that differ between Keras 2 and Keras 3 files for the same variable.
-_WEIGHT_ALIASES = {"kernel": ("depthwise_kernel",), "depthwise_kernel": ("kernel",)}
 LOG_FIELDS = ("epoch", "step", "layer", "flipped", "total", "ratio")
 
 
@@ -319,7 +318,8 @@ def _pick(
     name: str,
     shape: tuple[int, ...],
 ) -> np.ndarray:
-    names = (name, *_WEIGHT_ALIASES.get(name, ()))
+    role = catalog.weight_role(layer.class_name, name)
+    names = (name,) if role is None else (role.name, role.keras2_name)
     by_name = [array for short, array in stored if short in names]
     if by_name:
         array = by_name[0]

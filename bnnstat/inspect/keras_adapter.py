@@ -22,15 +22,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect.catalog import QUANTIZER_ARGUMENTS
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, Shape, WeightRecord
 from bnnstat.utils import precision_of
 
-QUANTIZER_ATTRIBUTES = (
-    "input_quantizer",
-    "kernel_quantizer",
-    "depthwise_quantizer",
-    "pointwise_quantizer",
-)
+QUANTIZER_ATTRIBUTES = QUANTIZER_ARGUMENTS  # Larq layers keep each argument as an attribute
 
 
 def _shape(shape: Any) -> Shape:

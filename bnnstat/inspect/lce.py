@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
@@ -41,33 +42,6 @@ BASE_BYTES = 487  # header, subgraph, signature, metadata buffer
 # --- measured size limits of constant folding (fact 7) -----------------------------------------
 FOLD_LIMIT = 2**25  # kernels with at least this many elements are not folded
 FAIL_LIMIT = 9216 * 4096  # kernels at least this large make the converter fail
-
-SIGN_INPUT_QUANTIZERS = frozenset({"ste_sign", "approx_sign", "swish_sign"})
-SIGN_KERNEL_QUANTIZERS = frozenset(
-    {
-        "ste_sign",
-        "swish_sign",
-        "magnitude_aware_sign",
-        "xnor_weight_scale",
-        "magnitude_aware_sign_unclipped",
-    }
-)
-
-CONV_2D = ("Conv2D", "QuantConv2D")
-DENSE = ("Dense", "QuantDense")
-DEPTHWISE = ("DepthwiseConv2D", "QuantDepthwiseConv2D")
-SEPARABLE = ("SeparableConv2D", "QuantSeparableConv2D", "SeparableConv1D", "QuantSeparableConv1D")
-CONV_1D = ("Conv1D", "QuantConv1D")
-TRANSPOSED = ("Conv1DTranspose", "QuantConv1DTranspose", "Conv2DTranspose", "QuantConv2DTranspose",
-              "Conv3DTranspose", "QuantConv3DTranspose")
-CONV_3D = ("Conv3D", "QuantConv3D")
-LOCALLY = ("LocallyConnected2D", "QuantLocallyConnected2D", "LocallyConnected1D",
-           "QuantLocallyConnected1D")
-THREE_D = CONV_3D + ("Conv3DTranspose", "QuantConv3DTranspose")
-WEIGHTED = CONV_2D + DENSE + DEPTHWISE + SEPARABLE + CONV_1D + TRANSPOSED + CONV_3D + LOCALLY
-FREE = ("InputLayer", "Dropout", "SpatialDropout2D", "GaussianNoise", "ActivityRegularization")
-RESHAPING = ("Flatten", "Reshape")
-
 
 @dataclass(frozen=True)
 class Op:
@@ -125,13 +99,32 @@ class Scope:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+def _name(quantizer_name: str) -> str:
+    """A quantizer name as messages spell it: ``SteTern`` -> ``ste_tern``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", quantizer_name).lower()
 
 
-def _quantizer_name(layer: LayerRecord, argument: str) -> str | None:
+def _plan(layer: LayerRecord | None) -> str | None:
+    """The catalog's name of the rule below that describes what LCE makes of this layer."""
+    return catalog.lce_plan(layer.class_name) if layer is not None else None
+
+
+def _weighted(layer: LayerRecord | None) -> bool:
+    return _plan(layer) in catalog.LCE_WEIGHTED_PLANS
+
+
+def _kind(layer: LayerRecord) -> catalog.LayerKind | None:
+    return catalog.layer_kind(layer.class_name)
+
+
+def _three_d(layer: LayerRecord) -> bool:
+    kind = _kind(layer)
+    return _weighted(layer) and kind is not None and kind.rank == 3
+
+
+def _quantizer(layer: LayerRecord, argument: str) -> catalog.QuantizerKind | None:
     quantizer = layer.quantizer(argument)
-    return _snake(quantizer.name) if quantizer is not None else None
+    return catalog.quantizer_kind(quantizer.name) if quantizer is not None else None
 
 
 def _kernel(layer: LayerRecord):
@@ -176,18 +169,21 @@ def packs(layer: LayerRecord) -> str | None:
     more elements is not folded, so it cannot pack either.
 
     Returns None when the layer packs, else the reason it does not (for a binary layer)."""
-    if layer.class_name != "QuantConv2D":
+    if not catalog.lce_packable(layer.class_name):
         return f"LCE only packs QuantConv2D, not {layer.class_name}"
     if not _channels_last(layer):
         return "channels_first convolutions are converted as float convs between transposes"
-    input_q = _quantizer_name(layer, "input_quantizer")
-    kernel_q = _quantizer_name(layer, "kernel_quantizer")
+    input_q = layer.quantizer("input_quantizer")
+    kernel_q = layer.quantizer("kernel_quantizer")
     if input_q is None:
         return "it has no input quantizer, so its input is not binary"
-    if input_q not in SIGN_INPUT_QUANTIZERS:
-        return f"its input quantizer {input_q} is not sign-like"
-    if kernel_q not in SIGN_KERNEL_QUANTIZERS:
-        return f"its kernel quantizer {kernel_q} is not sign-like"
+    input_kind = _quantizer(layer, "input_quantizer")
+    if input_kind is None or not input_kind.sign_input:
+        return f"its input quantizer {_name(input_q.name)} is not sign-like"
+    kernel_kind = _quantizer(layer, "kernel_quantizer")
+    if kernel_kind is None or not kernel_kind.sign_kernel:
+        kernel_name = _name(kernel_q.name) if kernel_q is not None else None
+        return f"its kernel quantizer {kernel_name} is not sign-like"
     if layer.config.get("pad_values", 0.0) not in (0, 0.0, 1, 1.0):
         return "pad_values other than 0 or 1 are not supported by the packed conv"
     kernel = _kernel(layer)
@@ -211,14 +207,14 @@ def padding_waste_bytes(kernel_shape: Sequence[int]) -> int:
 
 
 def is_packed(layer: LayerRecord | None) -> bool:
-    return layer is not None and layer.class_name == "QuantConv2D" and packs(layer) is None
+    return layer is not None and catalog.lce_packable(layer.class_name) and packs(layer) is None
 
 
 def bconv_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
     """Fact 2: a BatchNormalization fuses into the packed conv that feeds it (directly, or
     through a ReLU that is fused as well) when it is that conv's only consumer."""
     producer = scope.producer(bn)
-    if producer is not None and producer.class_name == "Activation":
+    if _plan(producer) == "activation":
         if len(scope.consumers(producer)) != 1:
             return None
         producer = scope.producer(producer)
@@ -235,8 +231,8 @@ def float_layer_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
     producer = scope.producer(bn)
     if (
         producer is not None
-        and producer.class_name in WEIGHTED
-        and producer.class_name not in THREE_D
+        and _weighted(producer)
+        and not _three_d(producer)
         and not is_packed(producer)
         and len(scope.consumers(producer)) == 1
     ):
@@ -250,11 +246,11 @@ def writes_bits(layer: LayerRecord, scope: Scope) -> bool:
     MaxPool2D (run on bits) whose consumers are all packed convs."""
     tail = layer
     followers = scope.consumers(layer)
-    if len(followers) == 1 and followers[0].class_name == "Activation":
+    if len(followers) == 1 and _plan(followers[0]) == "activation":
         followers = scope.consumers(followers[0])
     if (
         len(followers) == 1
-        and followers[0].class_name == "BatchNormalization"
+        and _plan(followers[0]) == "batch_norm"
         and bconv_feeding_bn(followers[0], scope) is layer
     ):
         tail = followers[0]
@@ -266,7 +262,7 @@ def _binarizing_consumers(layer: LayerRecord, scope: Scope) -> bool:
     if not consumers:
         return False
     for consumer in consumers:
-        if consumer.class_name in ("MaxPool2D", "MaxPooling2D"):
+        if _plan(consumer) == "max_pool":
             if not _binarizing_consumers(consumer, scope):
                 return False
         elif not is_packed(consumer):
@@ -278,13 +274,13 @@ def input_is_bits(layer: LayerRecord, scope: Scope) -> bool:
     """Fact 2: a packed conv needs an `LceQuantize` op unless its input is already packed bits
     (written by a packed conv, its fused BN, or a max pool over those)."""
     producer = scope.producer(layer)
-    while producer is not None and producer.class_name in ("MaxPool2D", "MaxPooling2D"):
+    while producer is not None and _plan(producer) == "max_pool":
         producer = scope.producer(producer)
     if producer is None:
         return False
-    if producer.class_name == "BatchNormalization":
+    if _plan(producer) == "batch_norm":
         producer = bconv_feeding_bn(producer, scope)
-    elif producer.class_name == "Activation":
+    elif _plan(producer) == "activation":
         producer = scope.producer(producer)
     return is_packed(producer) and producer is not layer and writes_bits(producer, scope)
 
@@ -297,7 +293,7 @@ def plan_packed_conv(layer: LayerRecord, scope: Scope) -> Plan:
     assert kernel is not None
     c_out = kernel.shape[-1]
     follow_bn = any(
-        c.class_name == "BatchNormalization" and bconv_feeding_bn(c, scope) is layer
+        _plan(c) == "batch_norm" and bconv_feeding_bn(c, scope) is layer
         for c in _through_activation(layer, scope)
     )
     calls = max(layer.call_count, 1)
@@ -324,7 +320,7 @@ def default_output_transform(layer: LayerRecord, c_out: int) -> tuple[tuple[str,
 
 def _through_activation(layer: LayerRecord, scope: Scope) -> list[LayerRecord]:
     consumers = scope.consumers(layer)
-    if len(consumers) == 1 and consumers[0].class_name == "Activation":
+    if len(consumers) == 1 and _plan(consumers[0]) == "activation":
         return scope.consumers(consumers[0])
     return consumers
 
@@ -355,7 +351,7 @@ def pad_ops(layer: LayerRecord) -> list[Op]:
 
 def has_folded_bn(layer: LayerRecord, scope: Scope) -> bool:
     return any(
-        c.class_name == "BatchNormalization" and float_layer_feeding_bn(c, scope) is layer
+        _plan(c) == "batch_norm" and float_layer_feeding_bn(c, scope) is layer
         for c in scope.consumers(layer)
     )
 
@@ -534,7 +530,7 @@ def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
     activation = layer.config.get("activation")
     producer = scope.producer(layer)
     if activation in ("relu", "relu6", "linear", None) and producer is not None and (
-        producer.class_name in WEIGHTED or producer.class_name == "BatchNormalization"
+        _weighted(producer) or _plan(producer) == "batch_norm"
         or relu_fuses_into_pool(producer, scope)
     ):
         return Plan((), "none", note="fused into the previous op")
@@ -543,16 +539,16 @@ def plan_activation(layer: LayerRecord, scope: Scope) -> Plan:
     return Plan((Op(str(activation).upper(), "builtin"),), "none")
 
 
-POOLS = ("MaxPool2D", "MaxPooling2D", "AveragePooling2D", "AvgPool2D")
-
-
 def relu_fuses_into_pool(pool: LayerRecord, scope: Scope) -> bool:
-    """Fact 5: a ReLU after a float max or average pool that feeds nothing else is fused into
-    the pool op. Probes: `zoo/BinaryDenseNet28` (3 ReLUs after transition pools, no RELU op)."""
+    """Fact 5: a ReLU after a float 2-D max or average pool that feeds nothing else is fused
+    into the pool op. Probe: `zoo/BinaryDenseNet28` (3 ReLUs after transition pools, no RELU)."""
+    kind = _kind(pool)
     return (
-        pool.class_name in POOLS
+        kind is not None
+        and kind.family == "pool"
+        and kind.rank == 2
         and len(scope.consumers(pool)) == 1
-        and not _binarizing_consumers(pool, scope)
+        and not pools_bits(pool, scope)
     )
 
 
@@ -561,22 +557,28 @@ def pools_bits(pool: LayerRecord, scope: Scope) -> bool:
     (packed convs, or float-stored layers with a sign input quantizer) runs on packed bits as
     `LceBMaxPool2d`, the `LceQuantize` moved before it. Probes: `clean_packed`, `mixed_layers`
     (max pool before a QuantLocallyConnected2D)."""
+    if _plan(pool) != "max_pool":
+        return False
     consumers = scope.consumers(pool)
-    return bool(consumers) and all(
-        is_packed(c) or _quantizer_name(c, "input_quantizer") in SIGN_INPUT_QUANTIZERS
-        for c in consumers
-    )
+    return bool(consumers) and all(is_packed(c) or _sign_input(c) for c in consumers)
+
+
+def _sign_input(layer: LayerRecord) -> bool:
+    kind = _quantizer(layer, "input_quantizer")
+    return kind is not None and kind.sign_input
 
 
 def flatten_absorbed(layer: LayerRecord, scope: Scope) -> bool:
     """Fact 6: a Flatten whose consumers are all Dense layers without an input quantizer costs
     no op: FULLY_CONNECTED flattens its input itself. Probes: `zoo/BinaryDenseNet28` (no
     RESHAPE), `xnor_like` (Flatten before a QuantDense with an input quantizer: RESHAPE kept)."""
-    consumers = scope.consumers(layer)
-    if layer.class_name in RESHAPING and merges_with_previous_reshape(layer, scope):
+    if _plan(layer) != "reshape":
+        return False
+    if merges_with_previous_reshape(layer, scope):
         return True
-    return layer.class_name == "Flatten" and bool(consumers) and all(
-        c.class_name in DENSE and c.quantizer("input_quantizer") is None for c in consumers
+    consumers = scope.consumers(layer)
+    return catalog.normalise(layer.class_name)[0] == "Flatten" and bool(consumers) and all(
+        _plan(c) == "dense" and c.quantizer("input_quantizer") is None for c in consumers
     )
 
 
@@ -585,61 +587,64 @@ def merges_with_previous_reshape(layer: LayerRecord, scope: Scope) -> bool:
     Reshape, a locally connected layer) is merged into that RESHAPE. Probe: `mixed_layers`
     (Flatten after a QuantLocallyConnected2D: one RESHAPE fewer)."""
     producer = scope.producer(layer)
-    return producer is not None and (
-        producer.class_name in RESHAPING or producer.class_name in LOCALLY
-    ) and len(scope.consumers(producer)) == 1
+    return (
+        _plan(producer) in ("reshape", "locally_connected")
+        and producer is not None
+        and len(scope.consumers(producer)) == 1
+    )
 
 
 def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
     """Fact 6: a layer without weights is one op (shape and axis operands are small constants);
     input, dropout-like layers vanish; a max pool over packed bits is an `LceBMaxPool2d`."""
-    if layer.class_name in FREE:
+    plan = _plan(layer)
+    if plan == "free":
         return Plan((), "none")
     if flatten_absorbed(layer, scope):
         return Plan((), "none", note="absorbed by the fully connected op")
-    if layer.class_name in RESHAPING:
+    if plan == "reshape":
         return Plan((Op("RESHAPE", "builtin", (8,)),), "none")
-    if layer.class_name.startswith("Global") and "Average" in layer.class_name:
+    if plan == "mean":
         return Plan((Op("MEAN", "builtin", shared=(int_vector(1, 2),)),), "none")
-    if layer.class_name in ("ZeroPadding2D", "ZeroPadding1D"):
+    if plan == "pad":
         return Plan((Op("PAD", "builtin", (32,)),), "none")
-    if layer.class_name in ("MaxPool2D", "MaxPooling2D") and pools_bits(layer, scope):
+    if pools_bits(layer, scope):
         return Plan((Op("LceBMaxPool2d", "lce"),), "none", note="runs on packed bits")
     return Plan((Op(layer.class_name, "builtin"),), "none")
 
 
-# Weighted layers that do not pack, by class: the rule that says how LCE stores them.
-_UNPACKED_RULES = (
-    (CONV_2D, plan_float_conv2d),
-    (DENSE, plan_dense),
-    (DEPTHWISE, plan_depthwise),
-    (SEPARABLE, plan_separable),
-    (CONV_1D, plan_conv1d),
-    (TRANSPOSED, plan_transposed),
-    (CONV_3D, plan_conv3d),
-    (LOCALLY, plan_locally_connected),
-)
+# Weighted layers that do not pack, by their catalog plan: the rule that says how LCE stores them.
+_UNPACKED_RULES = {
+    "conv2d": plan_float_conv2d,
+    "dense": plan_dense,
+    "depthwise": plan_depthwise,
+    "separable": plan_separable,
+    "conv1d": plan_conv1d,
+    "transposed": plan_transposed,
+    "conv3d": plan_conv3d,
+    "locally_connected": plan_locally_connected,
+}
 
 
 def unpacked_rule(class_name: str) -> Callable[[LayerRecord, Scope], Plan] | None:
     """The rule saying how LCE stores a weighted layer of this kind when it does not pack it;
     None for a kind without one (then the layer is planned as weightless: one op)."""
-    return next((rule for classes, rule in _UNPACKED_RULES if class_name in classes), None)
+    plan = catalog.lce_plan(class_name)
+    return _UNPACKED_RULES.get(plan) if plan is not None else None
 
 
 def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
     """Dispatch one layer to the rule that describes what LCE makes of it."""
-    name = layer.class_name
-    if name == "BatchNormalization":
+    name = _plan(layer)
+    if name == "batch_norm":
         return plan_batch_norm(layer, scope)
-    if name == "Activation":
+    if name == "activation":
         return plan_activation(layer, scope)
-    if name not in WEIGHTED or _kernel(layer) is None and name not in SEPARABLE:
+    if name not in _UNPACKED_RULES or _kernel(layer) is None and name != "separable":
         return plan_weightless(layer, scope)
     if is_packed(layer):
         return plan_packed_conv(layer, scope)
-    rule = unpacked_rule(name)
-    assert rule is not None  # every WEIGHTED kind has one
+    rule = _UNPACKED_RULES[name]
     plan = rule(layer, scope)
     kernel = _kernel(layer)
     if kernel is not None and kernel.precision is not None and kernel.count >= FOLD_LIMIT:
@@ -768,7 +773,7 @@ def finding_binary_conv_not_packed(
     to change so that it packs (fact 1). Not raised when packing would save nothing (one input
     channel per group: a packed word per weight, as many bytes as float32). On the model's first
     compute layer the hint says how this relates to BNN001 (keep that layer in high precision)."""
-    if layer.class_name != "QuantConv2D" or not _is_binary(layer) or plan.accelerated:
+    if not catalog.lce_packable(layer.class_name) or not _is_binary(layer) or plan.accelerated:
         return []
     kernel = _kernel(layer)
     assert kernel is not None
@@ -794,7 +799,7 @@ def finding_binary_conv_not_packed(
 def finding_binary_layer_never_packed(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
     """LCE003 (warning): a binary layer of a kind LCE never packs (Dense, depthwise, separable,
     Conv1D, transposed, 3-D, locally connected) is stored at 32 bits per weight (fact 3)."""
-    if layer.class_name == "QuantConv2D" or layer.class_name not in WEIGHTED:
+    if catalog.lce_packable(layer.class_name) or not _weighted(layer):
         return []
     if not any(w.precision == 1 for w in layer.weights):
         return []
@@ -833,7 +838,7 @@ def finding_kernel_not_folded(layer: LayerRecord, plan: LayerDeployment) -> list
 def finding_unfoldable_bn(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
     """LCE006 (info): a BatchNormalization that follows no conv or dense cannot be folded and
     costs a MUL and an ADD with 2 float32 vectors (fact 4)."""
-    if layer.class_name != "BatchNormalization" or plan.stored_as != "float32":
+    if _plan(layer) != "batch_norm" or plan.stored_as != "float32":
         return []
     message = f"{layer.name} cannot be folded into a preceding layer: MUL + ADD, {plan.bytes} bytes"
     hint = "expected for pre-activation BN; place BN right after a conv to have it folded"

@@ -54,178 +54,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import catalog
 from bnnstat.inspect.records import LayerRecord, ModelRecord, Shape, WeightRecord
 
 TARGETS = ("lce",)
-
-# Layer classes Larq counts MACs for (by `isinstance`, so Keras subclasses are included:
-# Conv1D/2DTranspose subclass Conv1D/2D in Keras 2).
-LARQ_MAC_CLASSES = frozenset(
-    {
-        "Dense",
-        "QuantDense",
-        "Conv1D",
-        "QuantConv1D",
-        "Conv2D",
-        "QuantConv2D",
-        "DepthwiseConv2D",
-        "QuantDepthwiseConv2D",
-        "SeparableConv1D",
-        "QuantSeparableConv1D",
-        "SeparableConv2D",
-        "QuantSeparableConv2D",
-        "Conv1DTranspose",
-        "QuantConv1DTranspose",
-        "Conv2DTranspose",
-        "QuantConv2DTranspose",
-        "Convolution1D",
-        "Convolution2D",
-        "Convolution2DTranspose",
-        "SeparableConvolution1D",
-        "SeparableConvolution2D",
-    }
-)
-# Layer classes Larq reports 0 MACs for (they have no MAC records).
-LARQ_ZERO_MAC_CLASSES = frozenset(
-    {
-        "Flatten",
-        "BatchNormalization",
-        "MaxPooling1D",
-        "MaxPool1D",
-        "MaxPooling2D",
-        "MaxPool2D",
-        "AveragePooling1D",
-        "AvgPool1D",
-        "AveragePooling2D",
-        "AvgPool2D",
-    }
-)
-LARQ_COUNTED_CLASSES = LARQ_MAC_CLASSES | LARQ_ZERO_MAC_CLASSES
-BATCH_NORM_CLASSES = frozenset({"BatchNormalization"})
 FUSED_BN_PAIRS = (("beta", "moving_mean"), ("gamma", "moving_variance"))
 
-TRANSPOSED_CLASSES = frozenset(
-    {
-        "Conv1DTranspose",
-        "QuantConv1DTranspose",
-        "Conv2DTranspose",
-        "QuantConv2DTranspose",
-        "Convolution2DTranspose",
-        "Conv3DTranspose",
-        "QuantConv3DTranspose",
-        "Convolution3DTranspose",
-    }
-)
-# Extra MAC layers bnnstat counts (see the module docstring for the formulas).
-EXT_CONV_CLASSES = frozenset(
-    {"Conv3D", "QuantConv3D", "Convolution3D", "DepthwiseConv1D", "QuantDepthwiseConv1D"}
-)
-LOCALLY_CONNECTED_CLASSES = frozenset(
-    {
-        "LocallyConnected1D",
-        "QuantLocallyConnected1D",
-        "LocallyConnected2D",
-        "QuantLocallyConnected2D",
-    }
-)
-NESTED_MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
 
-# Layers that do no multiply-accumulate work: bnnstat counts 0 MACs and says why.
-_NO_MAC_REASONS: dict[str, tuple[str, ...]] = {
-    "input layer": ("InputLayer",),
-    "element-wise activation": (
-        "Activation",
-        "ReLU",
-        "LeakyReLU",
-        "ELU",
-        "Softmax",
-        "ThresholdedReLU",
-        "QuantizerActivation",
-    ),
-    "element-wise add": ("Add",),
-    "element-wise subtract": ("Subtract",),
-    "element-wise multiply": ("Multiply",),
-    "element-wise average": ("Average",),
-    "element-wise maximum": ("Maximum",),
-    "element-wise minimum": ("Minimum",),
-    "concatenation": ("Concatenate",),
-    "pooling (no weights)": (
-        "GlobalAveragePooling1D",
-        "GlobalAveragePooling2D",
-        "GlobalAveragePooling3D",
-        "GlobalMaxPooling1D",
-        "GlobalMaxPooling2D",
-        "GlobalMaxPooling3D",
-        "GlobalAvgPool1D",
-        "GlobalAvgPool2D",
-        "GlobalAvgPool3D",
-        "GlobalMaxPool1D",
-        "GlobalMaxPool2D",
-        "GlobalMaxPool3D",
-        "MaxPooling3D",
-        "MaxPool3D",
-        "AveragePooling3D",
-        "AvgPool3D",
-    ),
-    "dropout (identity at inference)": (
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "GaussianNoise",
-        "GaussianDropout",
-        "AlphaDropout",
-        "ActivityRegularization",
-    ),
-    "data movement only": (
-        "Reshape",
-        "Permute",
-        "Flatten",
-        "RepeatVector",
-        "ZeroPadding1D",
-        "ZeroPadding2D",
-        "ZeroPadding3D",
-        "Cropping1D",
-        "Cropping2D",
-        "Cropping3D",
-        "UpSampling1D",
-        "UpSampling2D",
-        "UpSampling3D",
-        "Identity",
-        "Masking",
-    ),
-    "element-wise scaling": ("Rescaling", "Normalization", "LayerNormalization"),
-}
-NO_MAC_REASON = {name: reason for reason, names in _NO_MAC_REASONS.items() for name in names}
-UNEXECUTED_CLASSES = frozenset({"Lambda", "TFOpLambda", "SlicingOpLambda"})
-
-# Keras 2 `TFOpLambda` functions (config["function"]) that do no multiply-accumulate work.
-_NO_MAC_TF_OPS: dict[str, tuple[str, ...]] = {
-    "element-wise add": ("__operators__.add", "math.add", "math.add_n"),
-    "element-wise subtract": ("math.subtract",),
-    "element-wise multiply": ("math.multiply",),
-    "element-wise maximum": ("math.maximum",),
-    "element-wise minimum": ("math.minimum",),
-    "element-wise activation": (
-        "nn.relu",
-        "nn.relu6",
-        "math.sigmoid",
-        "math.tanh",
-        "nn.softmax",
-        "math.sign",
-        "math.abs",
-    ),
-    "concatenation": ("concat",),
-    "data movement only": ("split", "reshape", "transpose", "identity", "compat.v1.transpose"),
-}
-NO_MAC_TF_OP_REASON = {op: reason for reason, ops in _NO_MAC_TF_OPS.items() for op in ops}
+def _kind(layer: LayerRecord) -> catalog.LayerKind | None:
+    return catalog.layer_kind(layer.class_name)
 
 
 def no_mac_reason(layer: LayerRecord) -> str | None:
     """Why a layer does no MACs (e.g. "element-wise add"), or None if it may do some."""
-    if layer.class_name == "TFOpLambda":
-        return NO_MAC_TF_OP_REASON.get(str(layer.config.get("function", "")))
-    return NO_MAC_REASON.get(layer.class_name)
+    return catalog.no_mac_reason(layer.class_name, layer.config)
+
+
+def larq_mac_rule(layer: LayerRecord) -> str | None:
+    """Larq's MAC rule of the layer's class: "weights", "zero" or None (Larq prints "?")."""
+    kind = _kind(layer)
+    return kind.larq_macs if kind is not None else None
+
+
+def ext_mac_rule(layer: LayerRecord) -> str | None:
+    """bnnstat's MAC rule of the layer's class (see the module docstring), or None."""
+    kind = _kind(layer)
+    return kind.ext_macs if kind is not None else None
 
 
 @dataclass(frozen=True)
@@ -486,7 +340,8 @@ def counted_weights(layer: LayerRecord) -> tuple[tuple[WeightRecord, ...], tuple
     weights = layer.weights
     if layer.is_nested_model and not weights:
         weights = tuple(_all_nested_weights(layer))
-    if layer.class_name not in BATCH_NORM_CLASSES:
+    kind = _kind(layer)
+    if kind is None or not kind.larq_bn_fusion:
         return weights, ()
     names = {w.name for w in weights}
     dropped = tuple(
@@ -536,9 +391,10 @@ def larq_macs(
 ) -> tuple[MacProfile, ...] | None:
     """Larq's MAC records: one per non-bias weight of a MAC layer; () for the zero-MAC layers;
     None ("?") for every other layer and whenever the output pixels are unknown."""
-    if layer.class_name not in LARQ_COUNTED_CLASSES or not pixels:
+    rule = larq_mac_rule(layer)
+    if rule is None or not pixels:
         return None
-    if layer.class_name not in LARQ_MAC_CLASSES:
+    if rule == "zero":
         return ()
     input_bits = layer.input_precision or 32
     return tuple(
@@ -576,7 +432,8 @@ def _call_shapes(shapes: Sequence[Shape], single: Shape | None) -> tuple[Shape, 
 
 def _positions_per_call(layer: LayerRecord) -> tuple[list[int], str | None]:
     """Output (or, for transposed convolutions, input) positions of every call."""
-    transposed = layer.class_name in TRANSPOSED_CLASSES
+    rule = ext_mac_rule(layer)
+    transposed = rule == "transposed"
     shapes = (
         tuple(layer.input_shapes)
         if transposed
@@ -587,7 +444,7 @@ def _positions_per_call(layer: LayerRecord) -> tuple[list[int], str | None]:
         return [], layer.note or f"{what} shape unknown: MACs need the {what} size"
     positions = []
     for shape in shapes:
-        if layer.class_name in {"Dense", "QuantDense"}:
+        if rule == "dense":
             count = _product(shape[1:-1])
         else:
             count = _product(_spatial(shape, _channels_first(layer)))
@@ -627,16 +484,11 @@ def extension_macs(
         if unknown:
             return macs, f"MACs of {', '.join(unknown)} unknown; the sum leaves them out"
         return macs, None
-    mac_layer = (
-        name in LARQ_MAC_CLASSES
-        or name in TRANSPOSED_CLASSES
-        or name in EXT_CONV_CLASSES
-        or name in LOCALLY_CONNECTED_CLASSES
-    )
-    if not mac_layer:
-        if no_mac_reason(layer) is not None or name in LARQ_ZERO_MAC_CLASSES:
+    rule = ext_mac_rule(layer)
+    if rule is None:
+        if no_mac_reason(layer) is not None or larq_mac_rule(layer) == "zero":
             return (), None
-        if name in UNEXECUTED_CLASSES:
+        if catalog.family(name) in catalog.UNEXECUTED_FAMILIES:
             return None, layer.note or f"{name} layer not executed: MACs unknown"
         return None, layer.note or f"{name}: MACs unknown to bnnstat"
     positions, reason = _positions_per_call(layer)
@@ -649,7 +501,7 @@ def extension_macs(
         for weight in weights:
             if weight.is_bias:
                 continue
-            if name in LOCALLY_CONNECTED_CLASSES:
+            if rule == "locally_connected":
                 input_shape = input_shapes[call] if call < len(input_shapes) else None
                 n = _locally_connected_macs(layer, weight, count, input_shape)
             else:
@@ -685,7 +537,7 @@ def explain(
             )
         elif no_mac_reason(layer) is not None:
             parts.append(f"{no_mac_reason(layer)}: no MACs")
-        elif name in LARQ_COUNTED_CLASSES and layer.output_shape and pixels is None:
+        elif larq_mac_rule(layer) is not None and layer.output_shape and pixels is None:
             rank = len(layer.output_shape)
             counted = "" if ext_total is None else f"; bnnstat counts {ext_total} MACs"
             parts.append(f"Larq cannot count {rank}-D outputs{counted}")
@@ -705,7 +557,7 @@ def explain(
 
 
 def _difference(layer: LayerRecord) -> str:
-    if layer.class_name in TRANSPOSED_CLASSES:
+    if ext_mac_rule(layer) == "transposed":
         return "transposed: kernel x input positions, Larq uses output positions"
     if _channels_first(layer):
         return "channels_first: Larq multiplies C x H instead of the spatial size"

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bnnstat.inspect import catalog
+
 Shape = tuple[int | None, ...]
 
 
@@ -111,13 +113,6 @@ def _join_spatial(batch: Any, spatial: list, channels: Any, channels_first: bool
     if channels_first:
         return (batch, channels, *spatial)
     return (batch, *spatial, channels)
-
-
-def _rank_of(class_name: str) -> int:
-    for rank in (1, 2, 3):
-        if f"{rank}D" in class_name:
-            return rank
-    return 2
 
 
 def _first(inputs: Sequence[Shape | None]) -> Shape | None:
@@ -396,59 +391,49 @@ def _tf_op(config: Mapping[str, Any], inputs: Sequence[Shape | None], kwargs: Ma
 
 _Rule = Callable[[Mapping[str, Any], Sequence[Shape | None]], Inferred]
 
-_IDENTITY_CLASSES = {
-    "BatchNormalization", "SyncBatchNormalization", "LayerNormalization", "GroupNormalization",
-    "UnitNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-    "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Activation",
-    "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "Masking", "Rescaling",
-    "Normalization", "Identity", "Quantizer", "SteSign", "ApproxSign", "SwishSign",
-    "SteHeaviside", "MagnitudeAwareSign", "SteTern", "DoReFa", "DoReFaQuantizer", "NoOp",
-    "NoOpQuantizer",
-}  # fmt: skip
-_MERGE_CLASSES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}
-_POOL_CLASSES = {"MaxPooling", "MaxPool", "AveragePooling", "AvgPool"}
-
-
-def _strip_quant(class_name: str) -> str:
-    return class_name[5:] if class_name.startswith("Quant") and len(class_name) > 5 else class_name
+_FIXED: dict[str, _Rule] = {
+    "input": _input_layer,
+    "identity": _identity,
+    "dense": _dense,
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "permute": _permute,
+    "repeat_vector": _repeat_vector,
+    "embedding": _embedding,
+    "merge": _merge,
+    "concatenate": _concatenate,
+}
+_RANKED: dict[str, Callable[[Mapping[str, Any], Sequence[Shape | None], int], Inferred]] = {
+    "conv": _conv,
+    "conv_transpose": _conv_transpose,
+    "pool": _pool,
+    "global_pool": _global_pool,
+    "zero_padding": lambda c, i, rank: _pad_or_crop(c, i, rank, "padding", 1),
+    "cropping": lambda c, i, rank: _pad_or_crop(c, i, rank, "cropping", -1),
+    "upsampling": _upsampling,
+}
 
 
 def rule_for(class_name: str) -> _Rule | None:
-    """The shape rule of a layer class (its `package>` prefix removed), or None."""
-    name = _strip_quant(class_name)
-    rank = _rank_of(name)
-    fixed: dict[str, _Rule] = {
-        "InputLayer": _input_layer,
-        "Dense": _dense,
-        "Flatten": _flatten,
-        "Reshape": _reshape,
-        "Permute": _permute,
-        "RepeatVector": _repeat_vector,
-        "Embedding": _embedding,
-        "Concatenate": _concatenate,
-    }
-    if name in fixed:
-        return fixed[name]
-    if name in _IDENTITY_CLASSES or class_name in _IDENTITY_CLASSES:
-        return _identity
-    if name in _MERGE_CLASSES:
-        return _merge
-    if name.startswith(("Conv", "Convolution")) and name.endswith("Transpose"):
-        return lambda c, i: _conv_transpose(c, i, rank)
-    if name.startswith(("Conv", "Convolution", "DepthwiseConv", "SeparableConv",
-                        "LocallyConnected")):  # fmt: skip
-        return lambda c, i: _conv(c, i, rank)
-    if name.startswith("Global"):
-        return lambda c, i: _global_pool(c, i, rank)
-    if any(name.startswith(p) for p in _POOL_CLASSES):
-        return lambda c, i: _pool(c, i, rank)
-    if name.startswith("ZeroPadding"):
-        return lambda c, i: _pad_or_crop(c, i, rank, "padding", 1)
-    if name.startswith("Cropping"):
-        return lambda c, i: _pad_or_crop(c, i, rank, "cropping", -1)
-    if name.startswith("UpSampling"):
-        return lambda c, i: _upsampling(c, i, rank)
-    return None
+    """The shape rule of a layer class (any spelling, see `catalog.normalise`), or None."""
+    kind = catalog.layer_kind(class_name)
+    if kind is None or kind.shape is None:
+        return None
+    if kind.shape in _FIXED:
+        return _FIXED[kind.shape]
+    ranked = _RANKED.get(kind.shape)
+    if ranked is None:
+        return None
+    rank = kind.rank or 2
+    return lambda c, i: ranked(c, i, rank)
+
+
+def infer_input(config: Mapping[str, Any]) -> Inferred:
+    """The shape an input layer (or a Sequential's first layer) declares in its config."""
+    try:
+        return _input_layer(config, [])
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        return unknown(f"shape unknown: unexpected input config ({error!r})")
 
 
 def infer(
@@ -463,14 +448,16 @@ def infer(
     layers); `kwargs` the call's other arguments, with tensors given as `TensorArg`.
     """
     kwargs = kwargs or {}
-    if class_name in ("TFOpLambda", "SlicingOpLambda"):
+    kind = catalog.layer_kind(class_name)
+    shape_rule = kind.shape if kind is not None else None
+    if shape_rule == "tf_op":
         return _tf_op(config, inputs, kwargs)
-    if class_name == "Lambda":
+    if shape_rule == "lambda":
         return unknown("shape unknown: Lambda layer not executed")
     rule = rule_for(class_name)
     if rule is None:
         return unknown(f"shape unknown: no shape rule for layer class {class_name}")
-    if class_name != "InputLayer" and (not inputs or any(s is None for s in inputs)):
+    if shape_rule != "input" and (not inputs or any(s is None for s in inputs)):
         return unknown("shape unknown: an input shape is unknown")
     try:
         return rule(config, inputs)

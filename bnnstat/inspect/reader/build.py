@@ -12,9 +12,10 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from bnnstat.inspect.catalog import family
 from bnnstat.inspect.reader.container import Source, fail, open_source
 from bnnstat.inspect.reader.graph import evaluate
-from bnnstat.inspect.reader.keras_config import Context, Layer, ModelConfig, layer_quantizers
+from bnnstat.inspect.reader.keras_config import Context, Layer, ModelConfig
 from bnnstat.inspect.reader.weights import attach_keras3_weights, attach_legacy_weights
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
@@ -80,7 +81,7 @@ def records(model: ModelConfig) -> tuple[LayerRecord, ...]:
 
 
 def _record(model: ModelConfig, layer: Layer) -> LayerRecord:
-    quantizers = layer_quantizers(layer.class_name, layer.config, model.context.overrides)
+    quantizers = layer.quantizers
     layer.results.sort(key=lambda result: result.node)  # calls may resolve out of order
     outputs = [t for result in layer.results for t in result.outputs]
     known = [t.shape for t in outputs if t.shape is not None]
@@ -88,7 +89,8 @@ def _record(model: ModelConfig, layer: Layer) -> LayerRecord:
     output_shape = known[0] if single and known and len(set(known)) == 1 and len(
         known) == len(outputs) else None  # fmt: skip
     notes = []
-    if layer.class_name != "InputLayer" or not known:
+    kind = family(layer.class_name)
+    if kind != "input" or not known:
         notes += [r.note for r in layer.results if r.note]
     if not known:
         notes += [t.reason for t in outputs if t.reason]
@@ -97,7 +99,7 @@ def _record(model: ModelConfig, layer: Layer) -> LayerRecord:
     elif len(set(known)) > 1:
         notes.append("calls have different output shapes (multiple)")
     assumed = any(t.assumed for t in outputs)
-    if assumed and layer.class_name != "Lambda":
+    if assumed and kind != "lambda":
         notes.append("output shape rests on an assumed Lambda output shape")
     notes += [q.note for q in quantizers.values() if q.note]
     input_precision = quantizers["input_quantizer"].precision if (

@@ -15,8 +15,8 @@ from typing import Any
 
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import shapes
+from bnnstat.inspect.catalog import family
 from bnnstat.inspect.reader.keras_config import Call, Layer, ModelConfig, Ref
-from bnnstat.inspect.reader.weights import base_class
 from bnnstat.inspect.records import Shape
 
 
@@ -50,7 +50,7 @@ def _evaluate_sequential(model: ModelConfig, input_shapes: Sequence[Tensor] | No
     if input_shapes:
         current = input_shapes[0]
     elif model.input_config is not None:
-        inferred = shapes.infer("InputLayer", model.input_config, [])
+        inferred = shapes.infer_input(model.input_config)
         current = Tensor(inferred.shapes[0] if inferred.known else None, False, inferred.note)
     else:
         current = Tensor(None, False, "shape unknown: the model has no input shape")
@@ -88,7 +88,7 @@ def _evaluate_functional(model: ModelConfig, input_shapes: Sequence[Tensor] | No
     while pending:
         waiting = []
         for layer, index in pending:
-            if layer.class_name == "InputLayer" or not layer.calls:
+            if family(layer.class_name) == "input" or not layer.calls:
                 outputs = _run_input(layer, given.get(layer.name))
                 produced[(layer.name, index)] = outputs
                 continue
@@ -126,7 +126,7 @@ def _run_input(layer: Layer, given: Tensor | None) -> list[Tensor]:
     if given is not None and given.shape is not None:
         tensor = given
     else:
-        inferred = shapes.infer("InputLayer", layer.config, [])
+        inferred = shapes.infer_input(layer.config)
         tensor = Tensor(inferred.shapes[0] if inferred.known else None, False, inferred.note)
     layer.results.append(CallResult([], [tensor], tensor.reason))
     return [tensor]
@@ -182,7 +182,7 @@ def _infer(
     inferred = shapes.infer(layer.class_name, layer.config, in_shapes, kwargs)
     if inferred.known:
         return [Tensor(s) for s in inferred.shapes], None
-    if layer.class_name == "Lambda" and in_shapes and in_shapes[0] is not None:
+    if family(layer.class_name) == "lambda" and in_shapes and in_shapes[0] is not None:
         return _assume_lambda(layer, in_shapes[0], consumers)
     reason = inferred.note
     if any(s is None for s in in_shapes):
@@ -249,21 +249,21 @@ def _input_channels(layer: Layer) -> int | None:
 
 
 def _channels_from_weights(layer: Layer) -> int | None:
-    base = base_class(layer.class_name)
+    kind = family(layer.class_name)
     weights = {w.name: w.shape for w in layer.weights}
     groups = int(layer.config.get("groups", 1) or 1)
-    if base == "Dense" and "kernel" in weights:
-        return weights["kernel"][0]
-    if base.startswith("SeparableConv") and "depthwise_kernel" in weights:
+    kernel = weights.get("kernel")
+    if kind == "dense" and kernel:
+        return kernel[0]
+    if kind == "separable" and "depthwise_kernel" in weights:
         return weights["depthwise_kernel"][-2]
-    if base.startswith("DepthwiseConv"):
-        kernel = weights.get("depthwise_kernel") or weights.get("kernel")
+    if kind == "depthwise":
         return kernel[-2] if kernel else None
-    if base.startswith("Conv") and base.endswith("Transpose") and "kernel" in weights:
-        return weights["kernel"][-1]
-    if base.startswith(("Conv", "LocallyConnected")) and "kernel" in weights:
-        return weights["kernel"][-2] * groups
-    if base in ("BatchNormalization", "LayerNormalization"):
+    if kind == "transpose" and kernel:
+        return kernel[-1]
+    if kind in ("conv", "locally_connected") and kernel:
+        return kernel[-2] * groups
+    if kind in ("batch_norm", "normalization"):
         for name in ("moving_mean", "gamma", "beta"):
             if name in weights and len(weights[name]) == 1:
                 return weights[name][0]

@@ -20,47 +20,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bnnstat.inspect.catalog import (
+    QUANTIZER_ARGUMENTS,
+    family,
+    quantizer_kind,
+    quantizer_precision,
+    strip_package,
+)
 from bnnstat.inspect.records import QuantizerRecord, Shape, WeightRecord
 
 if TYPE_CHECKING:
     from bnnstat.inspect.reader.graph import CallResult
 
-# --- quantizer precision ---------------------------------------------------------------------
-
-_ONE_BIT = ("SteSign", "ApproxSign", "SwishSign", "SteHeaviside", "MagnitudeAwareSign")
-_CLASS_PRECISION = {**dict.fromkeys(_ONE_BIT, 1), "SteTern": 2}
-_FUNCTION_PRECISION = {
-    "ste_sign": 1,
-    "approx_sign": 1,
-    "swish_sign": 1,
-    "ste_heaviside": 1,
-    "magnitude_aware_sign": 1,
-    "ste_tern": 2,
-    # Larq Zoo plain functions, known to be binary:
-    "xnor_weight_scale": 1,
-    "magnitude_aware_sign_unclipped": 1,
-}
-_DOREFA = ("DoReFa", "DoReFaQuantizer", "dorefa_quantizer", "dorefa")
-_NOOP = ("NoOp", "NoOpQuantizer")
-_QUANTIZER_CLASSES = set(_CLASS_PRECISION) | set(_DOREFA) | set(_NOOP)
-_QUANTIZER_ARGS = (
-    "input_quantizer",
-    "kernel_quantizer",
-    "depthwise_quantizer",
-    "pointwise_quantizer",
-)
-
-
-def strip_package(name: str) -> str:
-    """`"larq>QuantDense"` -> `"QuantDense"`."""
-    return name.rsplit(">", 1)[-1]
+# --- quantizers -------------------------------------------------------------------------------
 
 
 def _quantizer_identity(value: Any) -> tuple[str, Mapping[str, Any], bool] | None:
     """(name, config, is_function) of a serialized quantizer, or None when it is not one."""
     if isinstance(value, str):
         name = strip_package(value)
-        return name, {}, name not in _QUANTIZER_CLASSES
+        return name, {}, quantizer_kind(name) is None
     if isinstance(value, Mapping) and "class_name" in value:
         class_name = strip_package(str(value["class_name"]))
         config = value.get("config")
@@ -95,12 +74,9 @@ def quantizer_record(
 
 
 def _known_precision(name: str, config: Mapping[str, Any], is_function: bool) -> int | None:
-    if name in _FUNCTION_PRECISION:
-        return _FUNCTION_PRECISION[name]
-    if name in _CLASS_PRECISION:
-        return _CLASS_PRECISION[name]
-    if name in _DOREFA:
-        return int(config.get("k_bit", 2))
+    precision = quantizer_precision(name, config)
+    if precision is not None:
+        return precision
     if not is_function and config.get("precision") is not None:
         return int(config["precision"])  # NoOp(precision=p) and any tagged quantizer class
     return None
@@ -108,10 +84,7 @@ def _known_precision(name: str, config: Mapping[str, Any], is_function: bool) ->
 
 def _is_quantizer_activation(value: Any) -> bool:
     identity = _quantizer_identity(value)
-    if identity is None:
-        return False
-    name = identity[0]
-    return name in _FUNCTION_PRECISION or name in _QUANTIZER_CLASSES
+    return identity is not None and quantizer_kind(identity[0]) is not None
 
 
 def layer_quantizers(
@@ -119,14 +92,14 @@ def layer_quantizers(
 ) -> dict[str, QuantizerRecord]:
     """Quantizer records of a layer: its `*_quantizer` arguments, plus a quantizer activation."""
     found: dict[str, QuantizerRecord] = {}
-    for argument in _QUANTIZER_ARGS:
+    for argument in QUANTIZER_ARGUMENTS:
         record = quantizer_record(config.get(argument), overrides)
         if record is not None:
             found[argument] = record
     activation = config.get("activation")
     if _is_quantizer_activation(activation):
         found["activation"] = quantizer_record(activation, overrides)  # type: ignore[assignment]
-    elif class_name in _QUANTIZER_CLASSES:  # a quantizer used as a layer of its own
+    elif quantizer_kind(class_name) is not None:  # a quantizer used as a layer of its own
         found["activation"] = quantizer_record({"class_name": class_name, "config": config})  # type: ignore[assignment]
     return found
 
@@ -278,6 +251,7 @@ class Layer:
     calls: list[Call]
     operation: bool = False
     model: ModelConfig | None = None
+    quantizers: dict[str, QuantizerRecord] = field(default_factory=dict)
     weights: tuple[WeightRecord, ...] = ()
     results: list[CallResult] = field(default_factory=list)
 
@@ -319,6 +293,7 @@ class ModelConfig:
             raise TypeError(f"config of layer {class_name} is a {type(config).__name__}")
         name = str(entry.get("name") or config.get("name") or class_name)
         layer = Layer(name, class_name, config, calls, operation=is_operation(entry))
+        layer.quantizers = layer_quantizers(class_name, config, self.context.overrides)
         if is_model_config(entry):
             layer.model = ModelConfig(entry, self.context, self.trainable)
         return layer
@@ -326,7 +301,7 @@ class ModelConfig:
     def _parse_sequential(self, raw_layers: list[Mapping[str, Any]]) -> None:
         previous: str | None = None
         for entry in raw_layers:
-            if strip_package(str(entry["class_name"])) == "InputLayer":
+            if family(str(entry["class_name"])) == "input":
                 self.input_config = entry.get("config") or {}
                 if not isinstance(self.input_config, Mapping):
                     raise TypeError("InputLayer config is not an object")

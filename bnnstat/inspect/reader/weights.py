@@ -12,18 +12,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bnnstat.inspect.catalog import weight_names, weight_role
 from bnnstat.inspect.reader.container import Weights
-from bnnstat.inspect.reader.keras_config import Layer, ModelConfig, layer_quantizers
+from bnnstat.inspect.reader.keras_config import Layer, ModelConfig
 from bnnstat.inspect.records import WeightRecord
-
-# Which quantizer tags which weight.
-_WEIGHT_QUANTIZER = {
-    "kernel": "kernel_quantizer",
-    "depthwise_kernel": "depthwise_quantizer",
-    "pointwise_kernel": "pointwise_quantizer",
-}
-_NON_TRAINABLE = {"moving_mean", "moving_variance", "count", "mean", "variance"}
-_NON_TRAINABLE_CLASSES = {"BatchNormalization", "SyncBatchNormalization", "Normalization"}
 
 
 def short_name(weight_name: str) -> str:
@@ -38,60 +30,15 @@ def snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def base_class(class_name: str) -> str:
-    return class_name[5:] if class_name.startswith("Quant") and len(class_name) > 5 else class_name
-
-
 def keras3_weight_names(class_name: str, config: Mapping[str, Any], count: int) -> list[str]:
     """Names of a Keras 3 layer's variables in creation order (the `.keras` file numbers them).
 
     Unknown classes, or a count that does not fit, give `variable_0`, `variable_1`, ...
     """
-    names = known_keras3_names(class_name, config)
+    names = weight_names(class_name, config)
     if names is None or len(names) != count:
         names = [f"variable_{i}" for i in range(count)]
     return names
-
-
-def known_keras3_names(class_name: str, config: Mapping[str, Any]) -> list[str] | None:
-    base = base_class(class_name)
-    bias = ["bias"] if config.get("use_bias", True) else []
-    names: list[str]
-    if base.startswith("SeparableConv"):
-        names = ["depthwise_kernel", "pointwise_kernel", *bias]
-    elif base in ("Dense", "EinsumDense") or base.startswith(
-        ("Conv", "DepthwiseConv", "LocallyConnected")
-    ):
-        names = ["kernel", *bias]
-    elif base in ("BatchNormalization", "SyncBatchNormalization"):
-        names = ["gamma"] if config.get("scale", True) else []
-        names += ["beta"] if config.get("center", True) else []
-        names += ["moving_mean", "moving_variance"]
-    elif base == "LayerNormalization":
-        names = ["gamma"] if config.get("scale", True) else []
-        names += ["beta"] if config.get("center", True) else []
-    elif base == "Embedding":
-        names = ["embeddings"]
-    elif base == "PReLU":
-        names = ["alpha"]
-    elif base == "Normalization":
-        names = ["mean", "variance", "count"]
-    elif base in _IDENTITY_LIKE:
-        names = []
-    else:
-        return None
-    return names
-
-
-# Weightless layer classes (for checking the `.keras` group-to-layer match).
-_IDENTITY_LIKE = {
-    "InputLayer", "Activation", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Subtract",
-    "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "ReLU", "Softmax", "Rescaling",
-    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
-    "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding1D", "ZeroPadding2D",
-    "UpSampling2D", "Cropping2D", "Lambda",
-}  # fmt: skip
 
 
 def attach_legacy_weights(
@@ -183,7 +130,7 @@ def _keras3_paths(model: ModelConfig, node: Weights) -> dict[str, Weights | None
             return None
         if child is not None and layer.model is None:
             numbered = [k for k, _ in child.items if k.isdigit()]
-            expected = known_keras3_names(layer.class_name, layer.config)
+            expected = weight_names(layer.class_name, layer.config)
             if expected is not None and len(expected) != len(numbered):
                 return None  # the group's variables do not fit this layer class
         found[layer.name] = child
@@ -197,23 +144,17 @@ def weight_records(
     legacy: bool = True,
 ) -> tuple[WeightRecord, ...]:
     """`WeightRecord`s of `layer` from its saved `(name, shape)` items, tagged with precision."""
-    quantizers = layer_quantizers(layer.class_name, layer.config, model.context.overrides)
     layer_trainable = model.trainable and layer.config.get("trainable", True) is not False
-    depthwise = base_class(layer.class_name).startswith("DepthwiseConv")
     records = []
     for full_name, shape in items:
         name = short_name(full_name) if legacy else full_name
-        if depthwise and name == "depthwise_kernel":
-            # Keras 2 names a DepthwiseConv kernel `depthwise_kernel`, Keras 3 `kernel`: use
+        role = weight_role(layer.class_name, name)
+        if role is not None:
+            # Keras 2 and 3 may name a weight differently (a DepthwiseConv kernel): records use
             # the Keras 3 name so both engines (and both file generations) agree.
-            name = "kernel"
-        argument = _WEIGHT_QUANTIZER.get(name)
-        if depthwise and name == "kernel" and "kernel_quantizer" not in quantizers:
-            argument = "depthwise_quantizer"
-        quantizer = quantizers.get(argument) if argument else None
-        non_trainable = name in _NON_TRAINABLE and (
-            base_class(layer.class_name) in _NON_TRAINABLE_CLASSES
-        )
+            name = role.name
+        quantizer = layer.quantizers.get(role.quantizer) if role and role.quantizer else None
+        non_trainable = role is not None and not role.trainable
         records.append(
             WeightRecord(
                 name=name,
