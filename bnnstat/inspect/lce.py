@@ -610,7 +610,26 @@ def plan_weightless(layer: LayerRecord, scope: Scope) -> Plan:
         return Plan((Op("PAD", "builtin", (32,)),), "none")
     if pools_bits(layer, scope):
         return Plan((Op("LceBMaxPool2d", "lce"),), "none", note="runs on packed bits")
-    return Plan((Op(layer.class_name, "builtin"),), "none")
+    if reshape_to_broadcast(layer, scope):
+        return Plan((), "none", note="folded into the element-wise op")
+    # Fact 6: weights of a layer without a rule of its own (PReLU's alpha) are float32 constants.
+    constants = tuple(_f32(weight.count) for weight in layer.weights)
+    return Plan((Op(layer.class_name, "builtin", constants),), "float32" if constants else "none")
+
+
+def reshape_to_broadcast(layer: LayerRecord, scope: Scope) -> bool:
+    """Fact 6: a Reshape that only adds unit dimensions, feeding element-wise merges only
+    (Multiply, Add, ...), costs no op: they broadcast. Probe: `zoo/RealToBinaryNet` (16
+    squeeze-excitation Reshapes (C,) -> (1, 1, C) before a Multiply, no RESHAPE)."""
+    producer = scope.producer(layer)
+    consumers = scope.consumers(layer)
+    if _plan(layer) != "reshape" or producer is None or not consumers:
+        return False
+    before = [d for d in (producer.output_shape or ())[1:] if d != 1]
+    after = [d for d in (layer.output_shape or ())[1:] if d != 1]
+    return bool(after) and before == after and all(
+        catalog.family(c.class_name) == "merge" for c in consumers
+    )
 
 
 # Weighted layers that do not pack, by their catalog plan: the rule that says how LCE stores them.
@@ -635,6 +654,22 @@ def unpacked_rule(class_name: str) -> Callable[[LayerRecord, Scope], Plan] | Non
 
 def plan_layer(layer: LayerRecord, scope: Scope) -> Plan:
     """Dispatch one layer to the rule that describes what LCE makes of it."""
+    return with_own_activation(layer, _plan_without_activation(layer, scope))
+
+
+def with_own_activation(layer: LayerRecord, plan: Plan) -> Plan:
+    """Fact 5: a conv or dense layer's own `activation` other than linear/ReLU/ReLU6 (those are
+    fused) is one more op. Probe: `zoo/RealToBinaryNet` (16 Dense(sigmoid): 16 LOGISTIC)."""
+    activation = layer.config.get("activation")
+    if not _weighted(layer) or not isinstance(activation, str) or activation in FUSED_ACTIVATIONS:
+        return plan
+    return replace(plan, ops=plan.ops + (Op(activation.upper(), "builtin"),))
+
+
+FUSED_ACTIVATIONS = ("linear", "relu", "relu6")
+
+
+def _plan_without_activation(layer: LayerRecord, scope: Scope) -> Plan:
     name = _plan(layer)
     if name == "batch_norm":
         return plan_batch_norm(layer, scope)
