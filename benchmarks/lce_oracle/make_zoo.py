@@ -130,12 +130,13 @@ def run_child(arch: str, variant: str) -> dict:
         text = Path(out.name).read_text()
         if proc.returncode == 0 and text:
             return json.loads(text)
-        tail = (proc.stderr or "").strip().splitlines()[-3:]
-        return {
-            "converted": False,
-            "error": f"the process died (exit {proc.returncode}): {' | '.join(tail)[:300]}",
-            "convert_seconds": round(time.perf_counter() - started, 1),
-        }
+        if proc.returncode < 0:  # killed by a signal: the converter crashed the interpreter
+            error = f"the converter crashed the process (signal {-proc.returncode})"
+        else:
+            tail = (proc.stderr or "").strip().splitlines()[-1:]
+            error = f"the process exited with {proc.returncode}: {' | '.join(tail)[:300]}"
+        return {"converted": False, "error": error,
+                "convert_seconds": round(time.perf_counter() - started, 1)}
 
 
 def main(argv: list[str]) -> None:
