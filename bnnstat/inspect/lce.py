@@ -165,7 +165,7 @@ def packs(layer: LayerRecord) -> str | None:
     """Fact 1: LCE emits a packed `LceBconv2d` only for a channels_last `QuantConv2D` whose input
     quantizer (ste_sign, approx_sign, swish_sign) and kernel quantizer (ste_sign, swish_sign,
     magnitude_aware_sign, or a per-channel scaled sign such as `xnor_weight_scale`) are sign-like;
-    strides, dilation, 1x1, groups and `pad_values` 0/1 all pack. Fact 7: a kernel with 2^25 or
+    strides, dilation, 1x1, any C_in and `pad_values` 0/1 all pack. Fact 7: a kernel with 2^25 or
     more elements is not folded, so it cannot pack either.
 
     Returns None when the layer packs, else the reason it does not (for a binary layer)."""
@@ -187,8 +187,25 @@ def packs(layer: LayerRecord) -> str | None:
     if layer.config.get("pad_values", 0.0) not in (0, 0.0, 1, 1.0):
         return "pad_values other than 0 or 1 are not supported by the packed conv"
     kernel = _kernel(layer)
+    reason = grouped_conv_not_packed(layer)
+    if reason is not None:
+        return reason
     if kernel is not None and kernel.count >= FOLD_LIMIT:
         return f"its kernel has {kernel.count} >= 2^25 elements and is not folded"
+    return None
+
+
+def grouped_conv_not_packed(layer: LayerRecord) -> str | None:
+    """Fact 1: a grouped conv packs only when its input channels per group are a multiple of 32
+    (each group starts on a packed word); otherwise it is a float CONV_2D. Probes (sweep grid
+    "packed"): `conv3_64_64_groups-2`, `conv3_96_96_groups-3`, `conv3_128_128_groups-4`,
+    `conv3_256_256_groups-8`, `conv3_128_128_groups-2` pack; `conv3_48_48_groups-3`,
+    `conv3_64_64_groups-4` (16 per group) do not. Ungrouped convs pack with any C_in."""
+    groups = int(layer.config.get("groups") or 1)
+    kernel = _kernel(layer)
+    if groups > 1 and kernel is not None and kernel.shape[-2] % 32:
+        return (f"it has {groups} groups of {kernel.shape[-2]} input channels, not a multiple "
+                "of 32")
     return None
 
 
