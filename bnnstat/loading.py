@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,21 @@ class TFOpLambda(keras.layers.Layer):
         return {**super().get_config(), "function": self.function, "arguments": self.arguments}
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A loaded model, and the class name its file saved it under when it had to be rebuilt
+    as another class (a Larq Zoo subclass rebuilt as a functional model), else None."""
+
+    model: keras.Model
+    saved_class_name: str | None = None
+
+
 def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) -> keras.Model:
+    """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file (see `load`)."""
+    return load(path, safe_mode=safe_mode, compile=compile).model
+
+
+def load(path: str | Path, safe_mode: bool = True, compile: bool = False) -> LoadedModel:
     """Load a `.keras` file, a Keras 3 `.h5` file or a Keras 2 (Larq) `.h5` file.
 
     Args:
@@ -131,10 +146,10 @@ def load_model(path: str | Path, safe_mode: bool = True, compile: bool = False) 
     kind = sniff(path)  # BnnstatError: missing, not a regular file, empty, not a model file
     _register_bnnstat_objects()
     if kind == "keras":
-        return _keras3_load(path, safe_mode=safe_mode, compile=compile)
+        return LoadedModel(_keras3_load(path, safe_mode=safe_mode, compile=compile))
     config, keras_version = _read_h5_config(path)
     if keras_version.startswith("3."):
-        return _keras3_load(path, safe_mode=safe_mode, compile=False)
+        return LoadedModel(_keras3_load(path, safe_mode=safe_mode, compile=False))
     return _Keras2Loader(path, safe_mode).load(config)
 
 
@@ -187,14 +202,12 @@ class _Keras2Loader:
     def fail(self, layer: str, why: str) -> BnnstatError:
         return BnnstatError(f"{self.path}: layer {layer!r}: {why}")
 
-    def load(self, config: dict[str, Any]) -> keras.Model:
+    def load(self, config: dict[str, Any]) -> LoadedModel:
         model = self.build_model(config)
         self.assign_weights(model)
         saved_class = _short(config.get("class_name"))
-        if saved_class not in _MODEL_CLASSES:
-            # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
-            model.saved_class_name = saved_class
-        return model
+        # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
+        return LoadedModel(model, saved_class if saved_class not in _MODEL_CLASSES else None)
 
     # -- model structure ---------------------------------------------------------------
     def build_model(self, config: dict[str, Any]) -> keras.Model:

@@ -16,14 +16,16 @@ def summary(
     """Print Larq's two summary tables for a live Keras model and return its `ModelProfile`.
 
     `print_fn` receives the whole report (default: `print`). `target="lce"` adds the predicted
-    Larq Compute Engine deployment view.
+    Larq Compute Engine deployment view to the report (`bnnstat.inspect.analysis.analyze`
+    returns it as data).
     """
-    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.inspect import keras_adapter, report
+    from bnnstat.inspect.analysis import analyze
 
-    model_profile = profile.profile(keras_adapter.record(model), target=target)
-    text = report.render(model_profile, "table", include_macs=include_macs)
+    analysis = analyze(keras_adapter.record(model), target)
+    text = report.render(analysis, "table", include_macs=include_macs)
     (print_fn or print)(text)
-    return model_profile
+    return analysis.profile
 
 
 def load_model(path: str | Path, *, safe_mode: bool = True, compile: bool = False) -> Any:

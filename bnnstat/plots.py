@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.figure import Figure
 
+    from bnnstat.inspect.profile import ModelProfile
+
 # Larq's built-in quantizers by their string alias (NoOp needs a precision and is the identity).
 BUILTIN_QUANTIZERS: tuple[str, ...] = (
     "ste_sign",
@@ -180,24 +182,39 @@ def _style_axes(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
 # Model cost by precision
 
 
-def _bits_key(key: Any) -> int:
-    return int(key)
+CostRows = list[tuple[str, dict[int, int], dict[int, int]]]
 
 
-def model_cost_by_precision(
-    profile_json: Mapping[str, Any],
-) -> list[tuple[str, dict[int, int], dict[int, int]]]:
-    """Per top-level layer: (name, memory bits by bit width, MACs by precision), from the
-    summary JSON (``report.to_json``). Memory for bit width b is b x the b-bit parameter count."""
+def model_cost_by_precision(profile: ModelProfile | Mapping[str, Any]) -> CostRows:
+    """Per top-level layer: (name, memory bits by bit width, MACs by precision), from a
+    `ModelProfile` (or, read at the edge, a saved summary JSON). Memory for bit width b is
+    b x the b-bit parameter count; zero entries are left out."""
+    if isinstance(profile, Mapping):
+        return _cost_rows_from_json(profile)
+    rows = []
+    for layer in profile.layers:
+        memory = {b: b * layer.param_count(b) for b in layer.param_bitwidths}
+        macs = {p: layer.mac_count(p) or 0 for p in layer.mac_precisions}
+        rows.append(
+            (
+                layer.name,
+                {b: v for b, v in memory.items() if v},
+                {p: v for p, v in macs.items() if v},
+            )
+        )
+    return rows
+
+
+def _cost_rows_from_json(profile_json: Mapping[str, Any]) -> CostRows:
     rows = []
     for layer in profile_json["layers"]:
         memory = {
-            _bits_key(bits): _bits_key(bits) * int(count)
+            int(bits): int(bits) * int(count)
             for bits, count in (layer.get("params_by_bitwidth") or {}).items()
             if int(count)
         }
         macs = {
-            _bits_key(bits): int(count)
+            int(bits): int(count)
             for bits, count in (layer.get("macs_by_precision") or {}).items()
             if int(count)
         }
@@ -205,19 +222,20 @@ def model_cost_by_precision(
     return rows
 
 
-def plot_model(profile: Any, title: str | None = None) -> Figure:
+def plot_model(profile: ModelProfile | Mapping[str, Any], title: str | None = None) -> Figure:
     """Horizontal stacked bars per layer: weight memory (KiB) and MACs, split by precision.
 
-    `profile` is a `ModelProfile` or its JSON dict. Layers with neither weights nor MACs are left
-    out; a note in the title says how many.
+    `profile` is a `ModelProfile` (or a saved summary JSON). Layers with neither weights nor
+    MACs are left out; a note in the title says how many.
     """
-    data = profile if isinstance(profile, Mapping) else _profile_json(profile)
-    rows = [row for row in model_cost_by_precision(data) if row[1] or row[2]]
+    all_rows = model_cost_by_precision(profile)
+    rows = [row for row in all_rows if row[1] or row[2]]
+    if isinstance(profile, Mapping):
+        source, name = profile.get("source") or "<in-memory>", profile.get("model", "model")
+    else:
+        source, name = profile.source, profile.name
     if not rows:
-        source = data.get("source") or "<in-memory>"
-        raise BnnstatError(
-            f"{source}: model {data.get('model')!r} has no weights and no MACs to plot"
-        )
+        raise BnnstatError(f"{source}: model {name!r} has no weights and no MACs to plot")
     names = [row[0] for row in rows]
     bits = sorted({b for _, memory, macs in rows for b in (*memory, *macs)})
     figure = _new_figure(12, 1.2 + 0.32 * len(rows))
@@ -238,16 +256,10 @@ def plot_model(profile: Any, title: str | None = None) -> Figure:
     memory_ax.set_title("Memory by weight bit width")
     macs_ax.set_xlabel("MACs")
     macs_ax.set_title("MACs by precision")
-    skipped = len(data["layers"]) - len(rows)
+    skipped = len(all_rows) - len(rows)
     suffix = f" ({skipped} layers without weights or MACs not shown)" if skipped else ""
-    figure.suptitle((title or str(data.get("model", "model"))) + suffix)
+    figure.suptitle((title or str(name)) + suffix)
     return figure
-
-
-def _profile_json(profile: Any) -> Mapping[str, Any]:
-    from bnnstat.inspect import report
-
-    return report.to_json(profile)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import bnnstat.inspect
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import audit as au
+from bnnstat.inspect import audit_report, serialize
 from bnnstat.inspect.findings import SEVERITIES, Finding
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
 from tests.conftest import REPO, SAMPLE_MODELS
@@ -357,7 +358,7 @@ def test_extra_findings_are_merged_and_ignorable():
 
 def test_json_schema():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=10**9))
-    data = json.loads(json.dumps(result.to_json()))
+    data = json.loads(json.dumps(serialize.to_json(result)))
     assert set(data) == {"passed", "budgets", "findings"}
     assert data["passed"] is False
     assert all(set(b) == {"name", "limit", "actual", "passed"} for b in data["budgets"])
@@ -367,7 +368,7 @@ def test_json_schema():
 
 def test_text_rendering_mentions_everything():
     result = au.audit(BROKEN["BNN003"](), TOTALS, au.Budgets(max_memory=2 * 1024**2))
-    text = au.render_text(result, "x.h5")
+    text = audit_report.render_text(result, "x.h5")
     assert "FAIL  max_memory" in text and "3.00 MiB" in text and "2.00 MiB" in text
     assert (
         "BNN003 error" in text
@@ -429,9 +430,9 @@ def test_cli_budgets_and_exit_codes():
 
 
 def test_cli_budget_actuals_match_the_profile():
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import profile, reader, serialize
 
-    totals = report.to_json(profile.profile(reader.read(CLEAN)))["totals"]
+    totals = serialize.to_json(profile.profile(reader.read(CLEAN)))["totals"]
     data = json.loads(
         _audit(
             CLEAN,
@@ -479,15 +480,17 @@ def test_cli_bad_files_exit_2(tmp_path):
 
 
 def test_cli_target_lce_uses_lce_rules(monkeypatch):
+    from bnnstat.inspect import analysis
     from bnnstat.inspect.deployment import Deployment
 
     fake = types.ModuleType("bnnstat.inspect.lce")
-    fake.predict = lambda record: Deployment("lce", True, (), 12345, 0.9, ())
+    fake.predict = lambda record, profile: Deployment("lce", True, (), 12345, 0.9, ())
     fake.findings = lambda record, deployment: [
         Finding("LCE001", "error", record.layers[1].name, "cannot convert", "do something")
     ]
     monkeypatch.setitem(sys.modules, "bnnstat.inspect.lce", fake)
     monkeypatch.setattr(bnnstat.inspect, "lce", fake, raising=False)  # if already imported
+    monkeypatch.setattr(analysis, "lce", fake)  # the pipeline's stage
     result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "12345", "--format", "json")
     data = json.loads(result.output)
     assert result.exit_code == 1
@@ -562,9 +565,10 @@ def test_audit_and_flips_never_import_tensorflow(args):
 
 def test_cli_target_lce_with_the_real_rules():
     from bnnstat.inspect import lce, reader
+    from bnnstat.inspect.profile import profile
 
     record = reader.read(CLEAN)
-    deployment = lce.predict(record)
+    deployment = lce.predict(record, profile(record))
     expected_codes = sorted({f.code for f in lce.findings(record, deployment)})
     result = _audit(CLEAN, "--target", "lce", "--max-deployed-size", "10MiB", "--format", "json")
     data = json.loads(result.output)

@@ -47,16 +47,18 @@ SAMPLE_FILES = sorted(p.name for p in SAMPLE_MODELS.glob("*") if p.suffix in (".
 
 
 def static_json(path: Path) -> dict[str, Any]:
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import profile, reader, serialize
 
-    return report.to_json(profile.profile(reader.read(path)))
+    return serialize.to_json(profile.profile(reader.read(path)))
 
 
 def keras_json(path: Path) -> dict[str, Any]:
-    from bnnstat.inspect import keras_adapter, profile, report
-    from bnnstat.loading import load_model
+    from bnnstat.inspect import keras_adapter, profile, serialize
+    from bnnstat.loading import load
 
-    return report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    loaded = load(path)
+    record = keras_adapter.record(loaded.model, loaded.saved_class_name)
+    return serialize.to_json(profile.profile(record))
 
 
 def differences(static: Any, loaded: Any, where: str = "") -> list[str]:

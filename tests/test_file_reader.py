@@ -702,13 +702,13 @@ def test_cli_bad_inputs_exit_2_with_one_line(tmp_path):
 def test_static_and_keras_engines_agree_on_keras3_files(tf, tmp_path, builder):
     import keras
 
-    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.inspect import keras_adapter, profile, serialize
     from bnnstat.loading import load_model
 
     path = tmp_path / "model.keras"
     builder(keras).save(path)
-    static = report.to_json(profile.profile(read(path)))
-    loaded = report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    static = serialize.to_json(profile.profile(read(path)))
+    loaded = serialize.to_json(profile.profile(keras_adapter.record(load_model(path))))
     assert static.pop("source") == str(path)
     loaded.pop("source")
     assert static == loaded
@@ -784,12 +784,12 @@ ENGINE_FILES = [
 
 @pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
 def test_static_and_keras_engines_agree_on_fixtures_and_sample_models(tf, path):
-    from bnnstat.inspect import keras_adapter, profile, report
+    from bnnstat.inspect import keras_adapter, profile, serialize
     from bnnstat.loading import load_model
 
     before = sha256(path)
-    static = report.to_json(profile.profile(read(path)))
-    loaded = report.to_json(profile.profile(keras_adapter.record(load_model(path))))
+    static = serialize.to_json(profile.profile(read(path)))
+    loaded = serialize.to_json(profile.profile(keras_adapter.record(load_model(path))))
     static.pop("source")
     loaded.pop("source")
     assert static == loaded

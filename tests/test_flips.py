@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import flips as fl
+from bnnstat.inspect import serialize
 from tests.conftest import REPO
 
 
@@ -29,7 +30,7 @@ def test_count_flips_per_layer_and_total():
     result = fl.count_flips(before, after, "x", "y")
     assert [(x.layer, x.flipped, x.total) for x in result.layers] == [("a", 6, 6), ("b", 3, 6)]
     assert (result.total.flipped, result.total.total, result.total.ratio) == (9, 12, 0.75)
-    data = result.to_json()
+    data = serialize.to_json(result)
     assert data["kind"] == "checkpoints" and data["ratio"] == 0.75
     assert set(data["layers"][0]) == {"layer", "flipped", "total", "ratio"}
 

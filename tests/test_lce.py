@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from conftest import LARQ_FIXTURES, REPO, TEST_DATA
 
 from bnnstat.cli import main
-from bnnstat.inspect import lce
+from bnnstat.inspect import lce, serialize
 from bnnstat.inspect.profile import profile
 from bnnstat.inspect.reader import read
 from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord, WeightRecord
@@ -86,13 +86,18 @@ EXPECTED_CODES = {
 }
 
 
+def predict(record: ModelRecord):
+    """LCE's prediction with the profile it needs (as `analysis.analyze` runs it)."""
+    return lce.predict(record, profile(record))
+
+
 @pytest.fixture(scope="module")
 def records() -> dict[str, ModelRecord]:
     return {name: read(DATA / entry["file"]) for name, entry in MEASURED.items()}
 
 
 def _relative_error(name: str, records) -> float:
-    predicted = lce.predict(records[name]).total_bytes
+    predicted = predict(records[name]).total_bytes
     measured = MEASURED[name]["tflite_bytes"]
     return (predicted - measured) / measured
 
@@ -112,7 +117,7 @@ def test_zoo_architecture_within_5_percent(name, records):
 def test_layer_storage_per_rule(name, records):
     class_name, stored_as, accelerated = EXPECTED_LAYER[name]
     record = records[name]
-    deployment = lce.predict(record)
+    deployment = predict(record)
     layer = next(r for r in record.layers if r.class_name == class_name)
     view = deployment.layer(layer.name)
     assert (view.stored_as, view.accelerated) == (stored_as, accelerated)
@@ -142,13 +147,13 @@ def test_packed_kernels_exact(name, records):
 @pytest.mark.parametrize("name", sorted(EXPECTED_CODES))
 def test_findings_per_probe(name, records):
     record = records[name]
-    codes = [f.code for f in lce.findings(record, lce.predict(record))]
+    codes = [f.code for f in lce.findings(record, predict(record))]
     assert sorted(set(codes)) == sorted(EXPECTED_CODES[name])
 
 
 def test_converter_failure_is_predicted(records):
     assert MEASURED["huge_qdense_fail"]["converted"] is False
-    deployment = lce.predict(records["huge_qdense_fail"])
+    deployment = predict(records["huge_qdense_fail"])
     assert deployment.convertible is False and deployment.problems
     found = lce.findings(records["huge_qdense_fail"], deployment)
     errors = [f for f in found if f.code == "LCE001"]
@@ -164,15 +169,15 @@ def test_c_in_padding_costs_the_same_as_next_multiple_of_32(records):
 
 
 def test_accelerated_mac_ratio(records):
-    assert lce.predict(records["zoo_quicknet"]).accelerated_binary_mac_ratio == 1.0
-    assert lce.predict(records["qdense_binary"]).accelerated_binary_mac_ratio == 0.0
-    xnor = lce.predict(records["xnor_like"]).accelerated_binary_mac_ratio
+    assert predict(records["zoo_quicknet"]).accelerated_binary_mac_ratio == 1.0
+    assert predict(records["qdense_binary"]).accelerated_binary_mac_ratio == 0.0
+    xnor = predict(records["xnor_like"]).accelerated_binary_mac_ratio
     assert 0.5 < xnor < 1.0  # its binary QuantDense is not accelerated
 
 
 def test_mac_ratio_uses_precomputed_profile(records):
     record = records["xnor_like"]
-    assert lce.predict(record, profile(record)) == lce.predict(record)
+    assert lce.predict(record, profile(record)) == predict(record)
     with pytest.raises(ValueError):
         lce.predict(record, profile(records["zoo_quicknet"]))
 
@@ -189,7 +194,7 @@ def test_mac_ratio_on_larq_fixture_counts_every_binary_mac():
     one_bit = {layer["name"]: layer["macs_by_precision"].get("1") or 0 for layer in reference}
     packed = {layer["name"] for layer in reference if layer["class_name"] == "QuantConv2D"}
     expected = sum(one_bit[name] for name in packed) / sum(one_bit.values())
-    deployment = lce.predict(record)
+    deployment = predict(record)
     assert {layer.name for layer in deployment.layers if layer.accelerated} == packed
     assert deployment.accelerated_binary_mac_ratio == pytest.approx(expected, abs=1e-12)
     separable = next(r for r in reference if r["class_name"] == "QuantSeparableConv2D")
@@ -225,14 +230,14 @@ def test_mac_ratio_counts_separable_pointwise_macs():
     pixels = 8 * 8
     conv_macs = 3 * 3 * 64 * 64 * pixels
     separable_macs = (3 * 3 * 64 + 64 * 128) * pixels
-    deployment = lce.predict(model)
+    deployment = predict(model)
     assert deployment.layer("sep").accelerated is False
     expected = conv_macs / (conv_macs + separable_macs)
     assert deployment.accelerated_binary_mac_ratio == pytest.approx(expected, abs=1e-12)
 
 
 def test_deployment_json_schema(records):
-    payload = lce.predict(records["bconv_bn_bconv"]).to_json()
+    payload = serialize.to_json(predict(records["bconv_bn_bconv"]))
     assert set(payload) == {
         "target", "convertible", "problems", "total_bytes", "accelerated_binary_mac_ratio",
         "layers",
@@ -248,7 +253,7 @@ def test_deployment_json_schema(records):
 def test_total_is_layer_bytes_plus_fixed_terms(name, records):
     # README: total_bytes = sum(layers[].bytes) + BASE_BYTES + TENSOR_BYTES * model inputs.
     record = records[name]
-    deployment = lce.predict(record)
+    deployment = predict(record)
     inputs = max(len(record.input_shapes), 1)
     fixed = lce.BASE_BYTES + lce.TENSOR_BYTES * inputs
     assert lce.fixed_bytes(record) == fixed
@@ -302,7 +307,7 @@ def test_fold_and_fail_limits():
         quantizers={"kernel_quantizer": QuantizerRecord("SteSign", 1)}, inbound=("input",),
     )
     model = ModelRecord("m", "Functional", (LayerRecord("input", "InputLayer"), dense))
-    assert lce.predict(model).convertible is False
+    assert predict(model).convertible is False
 
 
 def test_lce_module_does_not_import_tensorflow():

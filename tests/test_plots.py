@@ -253,14 +253,14 @@ def test_plot_model_nothing_to_plot():
 
 
 def test_cli_plot_model_from_sample(tmp_path):
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import profile, reader, serialize
 
     sample = REPO / "sample_models" / "quicknet_small.keras"
     out = tmp_path / "model.png"
     result = CliRunner().invoke(main, ["plot", "model", str(sample), "-o", str(out)])
     assert result.exit_code == 0, result.output
     _check_image(out)
-    profile_json = report.to_json(profile.profile(reader.read(sample)))
+    profile_json = serialize.to_json(profile.profile(reader.read(sample)))
     figure = plots.plot_model(profile_json)
     memory_ax, _ = figure.axes
     # bars sum to the model's memory (bits -> KiB)
@@ -273,3 +273,13 @@ def test_cli_plot_model_bad_input(tmp_path):
         main, ["plot", "model", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "x.png")]
     )
     assert result.exit_code == 2 and "missing.h5" in result.output
+
+
+def test_plot_model_reads_the_typed_profile_like_its_json():
+    from bnnstat.inspect import profile, reader, serialize
+
+    for name in ("quicknet_small.keras", "binarynet_mlp.h5", "bad_practices.h5"):
+        typed = profile.profile(reader.read(REPO / "sample_models" / name))
+        rows = plots.model_cost_by_precision(typed)
+        assert rows == plots.model_cost_by_precision(serialize.to_json(typed))
+        assert any(memory for _, memory, _ in rows)

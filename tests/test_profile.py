@@ -379,15 +379,19 @@ def test_keras2_tf_ops_explain_themselves_by_function():
 
 
 def test_unknown_target_is_a_user_error():
+    from bnnstat.inspect.analysis import analyze
+
     with pytest.raises(BnnstatError, match="unknown target"):
-        profile(_model(), target="tflite")
+        analyze(_model(), target="tflite")
 
 
 def test_lce_target_attaches_the_lce_prediction():
     from bnnstat.inspect import lce
+    from bnnstat.inspect.analysis import analyze
 
     record = _model(_layer("d", "Dense", [WeightRecord("kernel", (2, 2))], (None, 2)))
-    result = profile(record, target="lce")
-    assert result.deployment == lce.predict(record)
+    result = analyze(record, target="lce")
+    assert result.deployment == lce.predict(record, profile(record))
     assert [layer.name for layer in result.deployment.layers] == ["d"]
-    assert profile(record).deployment is None
+    assert analyze(record).deployment is None
+    assert result.profile == profile(record)

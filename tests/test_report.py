@@ -16,10 +16,12 @@ import pytest
 from golden.larq_records import FIXTURE_NAMES, load_reference, model_record
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect.analysis import Analysis
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.profile import ModelProfile, profile
 from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
-from bnnstat.inspect.report import box, readable_number, render, to_json
+from bnnstat.inspect.report import box, readable_number, render
+from bnnstat.inspect.serialize import to_json
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("BNNSTAT_REGEN_GOLDEN") == "1"
@@ -342,14 +344,14 @@ def test_deployment_column_rows_and_json(larq_fixtures):
         accelerated_binary_mac_ratio=0.0,
         layers=(LayerDeployment("quant_dense_1", 30000, "float32", False, "dense is float"),),
     )
-    result = ModelProfile(base.name, base.class_name, base.layers, deployment=deployment)
+    result = Analysis(ModelProfile(base.name, base.class_name, base.layers), deployment)
     text = render(result, "table")
     header = text.splitlines()[1]
     assert header.rstrip(" |").endswith("LCE bytes")
     assert "30000 |" in text and "40000 |" in text
     assert "Predicted LCE size" in text and "39.06 KiB" in text
     data = to_json(result)
-    assert data["deployment"] == deployment.to_json()
+    assert data["deployment"] == to_json(deployment)
     assert data["totals"] == to_json(base)["totals"]  # Larq fields unchanged
     assert "LCE bytes" in render(result, "markdown")
 

@@ -6,7 +6,6 @@ input (unreadable file, malformed size, unknown code).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,34 +110,20 @@ def audit(
     Exit codes: 0 all good, 1 a budget broken or an error-level finding, 2 bad input.
     """
     from bnnstat.inspect import audit as audit_rules
-    from bnnstat.inspect import profile, reader
+    from bnnstat.inspect import audit_report, reader, serialize
+    from bnnstat.inspect.analysis import analyze
 
     if max_deployed_size is not None and target is None:
         raise BnnstatError("--max-deployed-size needs --target lce")
     audit_rules.normalise_codes(ignore)  # LCE### codes are accepted by their pattern
-    record = reader.read(path)
+    analysis = analyze(reader.read(path), target)
     budgets = audit_rules.Budgets(max_memory, min_binarized_macs, max_fp_params, max_deployed_size)
-    deployment, extra = _deployment(record, target)
-    result = audit_rules.audit(
-        record,
-        profile.profile(record) if budgets.any() else None,
-        budgets,
-        ignore=ignore,
-        deployment=deployment,
-        extra_findings=extra,
+    result = audit_rules.verdict(
+        analysis.findings, analysis.profile, budgets, ignore, analysis.deployment
     )
     if fmt == "json":
-        emit(json.dumps(result.to_json(), indent=2), output)
+        emit(serialize.dumps(result), output)
     else:
-        emit(audit_rules.render_text(result, str(path)), output)
+        emit(audit_report.render_text(result, str(path)), output)
     if not result.passed:
         sys.exit(EXIT_CHECK_FAILED)
-
-
-def _deployment(record: Any, target: str | None) -> tuple[Any, list[Any]]:
-    if target is None:
-        return None, []
-    from bnnstat.inspect import lce
-
-    deployment = lce.predict(record)
-    return deployment, list(lce.findings(record, deployment))

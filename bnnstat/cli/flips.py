@@ -3,7 +3,6 @@ or how close weights are to flipping according to Bop's optimizer state."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -49,6 +48,7 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
     bnnstat flips MODEL.keras    Bop state: |m| / threshold per binary layer
     """
     from bnnstat.inspect import flips as fl
+    from bnnstat.inspect import flips_report, serialize
 
     if plot_path is not None:
         _check_image_suffix(plot_path)
@@ -56,15 +56,15 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
         if plot_path is not None:
             raise BnnstatError("--plot applies to a log or a .keras file, not to two checkpoints")
         result = fl.compare_checkpoints(*paths)
-        text = fl.render_checkpoints(result)
+        text = flips_report.render_checkpoints(result)
     elif len(paths) == 1 and _is_model_file(paths[0]):
         result = fl.bop_state(paths[0])
-        text = fl.render_bop_state(result)
+        text = flips_report.render_bop_state(result)
         if plot_path is not None:
             _save_threshold_plot(fl, paths[0], plot_path)
     elif len(paths) == 1:
         result = fl.log_flips(paths[0])
-        text = fl.render_log(result)
+        text = flips_report.render_log(result)
         if plot_path is not None:
             from bnnstat import plots
 
@@ -74,7 +74,7 @@ def flips(paths: tuple[Path, ...], fmt: str, plot_path: Path | None, output: Pat
             plots.save_figure(figure, plot_path)
     else:
         raise BnnstatError("give two checkpoints, one FlipStatistics log, or one .keras file")
-    emit(json.dumps(result.to_json(), indent=2) if fmt == "json" else text, output)
+    emit(serialize.dumps(result) if fmt == "json" else text, output)
 
 
 def _is_model_file(path: Path) -> bool:

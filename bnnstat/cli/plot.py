@@ -108,11 +108,12 @@ def quantizer(
 def model(path: Path, output: Path) -> None:
     """Per-layer bars of weight memory and MACs of the model in PATH, split by precision."""
     from bnnstat import plots
-    from bnnstat.inspect import profile, reader, report
+    from bnnstat.inspect import reader
+    from bnnstat.inspect.analysis import analyze
 
     _check_output(output)
-    profile_json = report.to_json(profile.profile(reader.read(path)))
-    plots.save_figure(plots.plot_model(profile_json, title=path.name), output)
+    analysis = analyze(reader.read(path))
+    plots.save_figure(plots.plot_model(analysis.profile, title=path.name), output)
     click.echo(f"wrote {output}")
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bnnstat.cli._common import emit, import_tensorflow_quietly, output_option, reports_user_errors
 from bnnstat.errors import BnnstatError
+
+if TYPE_CHECKING:
+    from bnnstat.inspect.records import ModelRecord
 
 ENGINES = ("static", "keras")
 
@@ -30,7 +34,7 @@ def parse_precision(values: tuple[str, ...]) -> dict[str, int]:
     return overrides
 
 
-def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> ModelRecord
+def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelRecord:
     """A `ModelRecord` of the file at `path`, read by the chosen engine."""
     if engine == "static":
         from bnnstat.inspect.reader import read
@@ -40,9 +44,10 @@ def read_record(path: Path, engine: str, precision: dict[str, int]):  # -> Model
         raise BnnstatError("--precision only applies to --engine static")
     import_tensorflow_quietly()
     from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load_model
+    from bnnstat.loading import load
 
-    return dataclasses.replace(record(load_model(path)), source=str(path))
+    loaded = load(path)
+    return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
 
 
 @click.command(
@@ -110,10 +115,9 @@ def summary(
     The numbers are exactly those of larq.models.summary; bnnstat's extensions (MACs of more
     layer types, bit operations, activation memory, a note for every '?') follow, marked.
     """
-    from bnnstat.inspect import profile as profiling
     from bnnstat.inspect import report
+    from bnnstat.inspect.analysis import analyze
 
     overrides = parse_precision(precision)
     record = read_record(path, engine, overrides)
-    model_profile = profiling.profile(record, target=target)
-    emit(report.render(model_profile, fmt, include_macs=not no_macs), output)
+    emit(report.render(analyze(record, target), fmt, include_macs=not no_macs), output)

@@ -27,8 +27,10 @@ from typing import Any
 
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import catalog
+from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.findings import Finding
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.profile import ModelProfile
+from bnnstat.inspect.records import LayerRecord, ModelRecord, QuantizerRecord
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,6 @@ class BudgetCheck:
     actual: float
     passed: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "limit": self.limit,
-            "actual": self.actual,
-            "passed": self.passed,
-        }
-
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -152,13 +146,6 @@ class AuditResult:
         return all(b.passed for b in self.budgets) and not any(
             f.severity == "error" for f in self.findings
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "budgets": [b.to_json() for b in self.budgets],
-            "findings": [f.to_json() for f in self.findings],
-        }
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
@@ -206,35 +193,62 @@ def parse_ratio(text: str) -> float:
     return value
 
 
-def check_budgets(
-    budgets: Budgets, totals: Mapping[str, Any] | None, deployed_bytes: int | None = None
-) -> tuple[BudgetCheck, ...]:
-    """Check `budgets` against profile totals (the ``totals`` object of the summary JSON).
+@dataclass(frozen=True)
+class BudgetTotals:
+    """The model numbers budgets are checked against.
 
-    Reads ``memory_bits``, ``binarized_mac_ratio`` and ``params_by_bitwidth["32"]``.
+    `memory_bits`: Larq's weight memory; `binarized_mac_ratio`: 1-bit MACs / all MACs;
+    `fp_params`: parameters counted at 32 bits.
     """
+
+    memory_bits: int
+    binarized_mac_ratio: float
+    fp_params: int
+
+    @classmethod
+    def of(cls, profile: ModelProfile) -> BudgetTotals:
+        return cls(profile.memory_bits, profile.binarized_mac_ratio, profile.param_count(32))
+
+    @classmethod
+    def from_json(cls, totals: Mapping[str, Any]) -> BudgetTotals:
+        """From the ``totals`` object of a saved summary JSON (missing values count as 0)."""
+        by_bits = totals.get("params_by_bitwidth") or {}
+        return cls(
+            int(totals.get("memory_bits") or 0),
+            float(totals.get("binarized_mac_ratio") or 0.0),
+            int(by_bits.get("32", by_bits.get(32, 0))),
+        )
+
+
+def check_budgets(
+    budgets: Budgets, totals: BudgetTotals | None, deployed_bytes: int | None = None
+) -> tuple[BudgetCheck, ...]:
+    """Check `budgets` against the model's totals and, for ``max_deployed_size``, the bytes of
+    its predicted deployed file."""
     checks: list[BudgetCheck] = []
-    if budgets.max_memory is not None:
-        actual = _require(totals, "memory_bits") / 8
+    needs_totals = (budgets.max_memory, budgets.min_binarized_macs, budgets.max_fp_params)
+    if totals is None and any(v is not None for v in needs_totals):
+        raise ValueError("no profile totals given; cannot check the budgets")
+    if budgets.max_memory is not None and totals is not None:
+        actual = totals.memory_bits / 8
         checks.append(
             BudgetCheck("max_memory", budgets.max_memory, actual, actual <= budgets.max_memory)
         )
-    if budgets.min_binarized_macs is not None:
-        actual = float(_require(totals, "binarized_mac_ratio"))
+    if budgets.min_binarized_macs is not None and totals is not None:
+        ratio = totals.binarized_mac_ratio
         checks.append(
             BudgetCheck(
                 "min_binarized_macs",
                 budgets.min_binarized_macs,
-                actual,
-                actual >= budgets.min_binarized_macs,
+                ratio,
+                ratio >= budgets.min_binarized_macs,
             )
         )
-    if budgets.max_fp_params is not None:
-        by_bits = _require(totals, "params_by_bitwidth")
-        actual = int(by_bits.get("32", by_bits.get(32, 0)))
+    if budgets.max_fp_params is not None and totals is not None:
+        params = totals.fp_params
         checks.append(
             BudgetCheck(
-                "max_fp_params", budgets.max_fp_params, actual, actual <= budgets.max_fp_params
+                "max_fp_params", budgets.max_fp_params, params, params <= budgets.max_fp_params
             )
         )
     if budgets.max_deployed_size is not None:
@@ -249,13 +263,6 @@ def check_budgets(
             )
         )
     return tuple(checks)
-
-
-def _require(totals: Mapping[str, Any] | None, key: str) -> Any:
-    if totals is None or key not in totals:
-        raise ValueError(f"profile totals lack {key!r}; cannot check the budget")
-    value = totals[key]
-    return 0 if value is None else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,7 +460,7 @@ def rule_input_kernel_pairing(record: ModelRecord) -> Iterable[Finding]:
 
 
 def _non_sign(
-    layer: LayerRecord, kernel_bits: int | None, input_quantizer: Any
+    layer: LayerRecord, kernel_bits: int | None, input_quantizer: QuantizerRecord | None
 ) -> Iterable[Finding]:
     binary_side = kernel_bits == 1 or (
         input_quantizer is not None and input_quantizer.precision == 1
@@ -575,25 +582,37 @@ def find_problems(record: ModelRecord) -> list[Finding]:
 
 def audit(
     record: ModelRecord,
-    profile: Any = None,
+    profile: ModelProfile | Mapping[str, Any] | None = None,
     budgets: Budgets | None = None,
     ignore: Iterable[str] = (),
-    deployment: Any = None,
+    deployment: Deployment | None = None,
     extra_findings: Iterable[Finding] = (),
 ) -> AuditResult:
     """Audit a model: budgets checked against its profile, best-practice findings on its record.
 
-    `profile` is a `ModelProfile` or its JSON dict (`report.to_json`), or None when no budget
-    other than the deployed size is checked. `deployment` (a `Deployment`) supplies
-    ``total_bytes`` for ``max_deployed_size``; `extra_findings` (e.g. LCE rules) are merged in.
-    Codes in `ignore` are dropped (unknown codes raise `BnnstatError`).
+    `profile` is a `ModelProfile` (or the JSON of a saved summary), or None when no budget
+    other than the deployed size is checked. `deployment` supplies ``total_bytes`` for
+    ``max_deployed_size``; `extra_findings` (e.g. LCE rules) are merged in. Codes in `ignore`
+    are dropped (unknown codes raise `BnnstatError`).
     """
-    ignored = normalise_codes(ignore, known=extra_codes(extra_findings))
+    findings = [*find_problems(record), *extra_findings]
+    return verdict(findings, profile, budgets, ignore, deployment)
+
+
+def verdict(
+    findings: Iterable[Finding],
+    profile: ModelProfile | Mapping[str, Any] | None = None,
+    budgets: Budgets | None = None,
+    ignore: Iterable[str] = (),
+    deployment: Deployment | None = None,
+) -> AuditResult:
+    """Budgets checked and `findings` kept (less the `ignore`d codes): the audit's result."""
+    findings = list(findings)
+    ignored = normalise_codes(ignore, known=extra_codes(findings))
     budgets = budgets or Budgets()
     totals = _totals(profile) if budgets.any() else None
     deployed = deployment.total_bytes if deployment is not None else None
     checks = check_budgets(budgets, totals, deployed)
-    findings = [*find_problems(record), *extra_findings]
     kept = tuple(f for f in findings if f.code not in ignored)
     return AuditResult(budgets=checks, findings=kept, ignored=tuple(sorted(ignored)))
 
@@ -620,57 +639,9 @@ def normalise_codes(codes: Iterable[str], known: Iterable[str] = ()) -> set[str]
     return result
 
 
-def _totals(profile: Any) -> Mapping[str, Any] | None:
+def _totals(profile: ModelProfile | Mapping[str, Any] | None) -> BudgetTotals | None:
     if profile is None:
         return None
     if isinstance(profile, Mapping):
-        return profile.get("totals", profile)
-    from bnnstat.inspect import report
-
-    return report.to_json(profile)["totals"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def _format_budget_value(name: str, value: float) -> str:
-    if name in ("max_memory", "max_deployed_size"):
-        from bnnstat.utils import memory_as_readable_str
-
-        return memory_as_readable_str(int(round(value * 8)))
-    if name == "min_binarized_macs":
-        return f"{value:.4f}"
-    return f"{int(value):,}"
-
-
-def render_text(result: AuditResult, source: str) -> str:
-    """A human-readable audit report: budgets, findings with hints, and the verdict."""
-    lines = [f"audit of {source}"]
-    if result.budgets:
-        lines.append("budgets:")
-        for check in result.budgets:
-            relation = ">=" if check.name.startswith("min_") else "<="
-            status = "PASS" if check.passed else "FAIL"
-            lines.append(
-                f"  {status}  {check.name:<19} {_format_budget_value(check.name, check.actual)} "
-                f"(limit {relation} {_format_budget_value(check.name, check.limit)})"
-            )
-    if result.findings:
-        lines.append("findings:")
-        for finding in result.findings:
-            where = f"[{finding.layer}] " if finding.layer else ""
-            lines.append(f"  {finding.code} {finding.severity:<7} {where}{finding.message}")
-            lines.append(f"         hint: {finding.hint}")
-    else:
-        lines.append("findings: none")
-    broken = sum(not b.passed for b in result.budgets)
-    counts = {
-        s: sum(f.severity == s for f in result.findings) for s in ("error", "warning", "info")
-    }
-    verdict = "PASSED" if result.passed else "FAILED"
-    lines.append(
-        f"result: {verdict} ({broken} budget(s) broken, {counts['error']} error(s), "
-        f"{counts['warning']} warning(s), {counts['info']} info)"
-    )
-    return "\n".join(lines)
+        return BudgetTotals.from_json(profile.get("totals", profile))
+    return BudgetTotals.of(profile)

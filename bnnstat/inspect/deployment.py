@@ -1,13 +1,13 @@
 """The predicted deployment view of a model (e.g. after Larq Compute Engine conversion).
 
-Computed by `bnnstat.inspect.lce.predict(record)`; carried by `ModelProfile.deployment` and
-rendered by `bnnstat.inspect.report`. The JSON layout is documented in the README.
+Computed by `bnnstat.inspect.lce.predict(record, profile)`; carried by `Analysis.deployment`,
+rendered by `bnnstat.inspect.report` and written as JSON by `bnnstat.inspect.serialize` (the
+layout is documented in the README).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,6 @@ class LayerDeployment:
     accelerated: bool
     note: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "bytes": self.bytes,
-            "stored_as": self.stored_as,
-            "accelerated": self.accelerated,
-            "note": self.note,
-        }
-
 
 @dataclass(frozen=True)
 class Deployment:
@@ -48,13 +39,3 @@ class Deployment:
 
     def layer(self, name: str) -> LayerDeployment | None:
         return next((layer for layer in self.layers if layer.name == name), None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "convertible": self.convertible,
-            "problems": list(self.problems),
-            "total_bytes": self.total_bytes,
-            "accelerated_binary_mac_ratio": self.accelerated_binary_mac_ratio,
-            "layers": [layer.to_json() for layer in self.layers],
-        }

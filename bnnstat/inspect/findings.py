@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -22,6 +21,3 @@ class Finding:
     layer: str | None
     message: str
     hint: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)

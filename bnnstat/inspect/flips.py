@@ -50,14 +50,6 @@ class LayerFlips:
     def ratio(self) -> float:
         return self.flipped / self.total if self.total else 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "flipped": self.flipped,
-            "total": self.total,
-            "ratio": self.ratio,
-        }
-
 
 def _sum(layers: Sequence[LayerFlips]) -> LayerFlips:
     return LayerFlips("total", sum(x.flipped for x in layers), sum(x.total for x in layers))
@@ -74,18 +66,6 @@ class CheckpointFlips:
     @property
     def total(self) -> LayerFlips:
         return _sum(self.layers)
-
-    def to_json(self) -> dict[str, Any]:
-        total = self.total
-        return {
-            "kind": "checkpoints",
-            "before": self.before,
-            "after": self.after,
-            "layers": [x.to_json() for x in self.layers],
-            "flipped": total.flipped,
-            "total": total.total,
-            "ratio": total.ratio,
-        }
 
 
 @dataclass(frozen=True)
@@ -116,23 +96,6 @@ class LogFlips:
                 result[entry.layer].append((epoch.epoch, entry.ratio))
         return result
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "log",
-            "source": self.source,
-            "layers": list(self.layers),
-            "epochs": [
-                {
-                    "epoch": e.epoch,
-                    "layers": [x.to_json() for x in e.layers],
-                    "flipped": e.total.flipped,
-                    "total": e.total.total,
-                    "ratio": e.total.ratio,
-                }
-                for e in self.epochs
-            ],
-        }
-
 
 @dataclass(frozen=True)
 class LayerThresholds:
@@ -143,15 +106,6 @@ class LayerThresholds:
     quantiles: dict[str, float]
     at_or_above: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "layer": self.layer,
-            "total": self.total,
-            "quantiles": dict(self.quantiles),
-            "at_or_above_threshold": self.at_or_above,
-            "share_at_or_above_threshold": self.at_or_above / self.total if self.total else 0.0,
-        }
-
 
 @dataclass(frozen=True)
 class BopState:
@@ -160,14 +114,6 @@ class BopState:
     source: str
     threshold: float
     layers: tuple[LayerThresholds, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "bop_state",
-            "source": self.source,
-            "threshold": self.threshold,
-            "layers": [x.to_json() for x in self.layers],
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,66 +417,6 @@ def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlip
 
 def log_flips(path: str | Path) -> LogFlips:
     return aggregate_log(read_log(path), str(path))
-
-
-# ---------------------------------------------------------------------------------------------
-# Text rendering
-
-
-def render_checkpoints(result: CheckpointFlips) -> str:
-    from tabulate import tabulate
-
-    rows = [[x.layer, x.flipped, x.total, f"{x.ratio:.4f}"] for x in result.layers]
-    total = result.total
-    rows.append(["Total", total.flipped, total.total, f"{total.ratio:.4f}"])
-    table = tabulate(
-        rows,
-        headers=["Layer", "Flipped", "Binary weights", "Ratio"],
-        tablefmt="simple",
-        colalign=("left", "right", "right", "right"),
-        disable_numparse=True,
-    )
-    return f"Sign flips from {result.before} to {result.after}\n{table}"
-
-
-def render_log(result: LogFlips) -> str:
-    from tabulate import tabulate
-
-    rows = []
-    for epoch in result.epochs:
-        ratios = {x.layer: f"{x.ratio:.4f}" for x in epoch.layers}
-        rows.append(
-            [epoch.epoch, *(ratios.get(n, "-") for n in result.layers), f"{epoch.total.ratio:.4f}"]
-        )
-    table = tabulate(
-        rows, headers=["Epoch", *result.layers, "All"], tablefmt="simple", disable_numparse=True
-    )
-    return f"Flip ratio per epoch ({result.source})\n{table}"
-
-
-def render_bop_state(result: BopState) -> str:
-    from tabulate import tabulate
-
-    rows = [
-        [
-            x.layer,
-            x.total,
-            *(f"{x.quantiles.get(k, math.nan):.3g}" for k in ("min", "p10", "p50", "p90", "max")),
-            x.at_or_above,
-            f"{x.at_or_above / x.total if x.total else 0:.4f}",
-        ]
-        for x in result.layers
-    ]
-    table = tabulate(
-        rows,
-        headers=["Layer", "Weights", "min", "p10", "median", "p90", "max", ">= 1", "Share >= 1"],
-        tablefmt="simple",
-        disable_numparse=True,
-    )
-    return (
-        f"Bop state of {result.source}: |m| / threshold (threshold {result.threshold:g}); "
-        f"weights at >= 1 flip once m has the sign of w\n{table}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -201,8 +201,12 @@ def _is_model(layer: Any) -> bool:
     return isinstance(layer, keras.Model)
 
 
-def record(model: Any) -> ModelRecord:
-    """A `ModelRecord` of a built Keras 3 model (Sequential, functional or subclassed)."""
+def record(model: Any, class_name: str | None = None) -> ModelRecord:
+    """A `ModelRecord` of a built Keras 3 model (Sequential, functional or subclassed).
+
+    `class_name` overrides the model's class name: the class a file saved it under when the
+    loader rebuilt it as another class (`bnnstat.loading.LoadedModel.saved_class_name`).
+    """
     if not _is_model(model):
         raise BnnstatError(f"{type(model).__name__} is not a keras.Model")
     if not model.built:
@@ -227,7 +231,7 @@ def record(model: Any) -> ModelRecord:
     )
     return ModelRecord(
         name=model.name,
-        class_name=getattr(model, "saved_class_name", None) or type(model).__name__,
+        class_name=class_name or type(model).__name__,
         layers=tuple(layer_record(layer, calls, names) for layer in layers),
         input_shapes=tuple(_shape(t.shape) for t in inputs),
         output_names=output_names,

@@ -16,7 +16,7 @@ becomes and the bytes of each constant. The file size is then
 where the overhead constants were fitted by least squares on the measured probes (names, shapes,
 op options and signature: about 100 bytes per tensor and 40-180 bytes per op).
 
-Public contract: `predict(record, profile=None) -> Deployment`,
+Public contract: `predict(record, profile) -> Deployment`,
 `findings(record, deployment) -> list[Finding]`.
 """
 
@@ -31,8 +31,7 @@ from bnnstat.inspect import catalog
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
-from bnnstat.inspect.profile import profile as make_profile
-from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
 
 # --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
 TENSOR_BYTES = 102
@@ -127,7 +126,7 @@ def _quantizer(layer: LayerRecord, argument: str) -> catalog.QuantizerKind | Non
     return catalog.quantizer_kind(quantizer.name) if quantizer is not None else None
 
 
-def _kernel(layer: LayerRecord):
+def _kernel(layer: LayerRecord) -> WeightRecord | None:
     for name in ("kernel", "depthwise_kernel"):
         weight = layer.weight(name)
         if weight is not None:
@@ -767,15 +766,12 @@ def store_shared_once(planned: list[tuple[LayerRecord, Plan]]) -> list[tuple[Lay
     return resolved
 
 
-def predict(record: ModelRecord, profile: ModelProfile | None = None) -> Deployment:
+def predict(record: ModelRecord, profile: ModelProfile) -> Deployment:
     """The model as LCE 0.16.0 would convert it: per-layer bytes, storage and acceleration.
 
     ``total_bytes = fixed_bytes(record) + sum(layers[].bytes)`` (a nested model's bytes are
     those of its layers). ``accelerated_binary_mac_ratio`` = (1-bit MACs of packed layers) /
-    (all of Larq's 1-bit MACs), both taken from the inspector profile; `profile` is computed
-    from `record` when not given."""
-    if profile is None:
-        profile = make_profile(record)
+    (all of Larq's 1-bit MACs), both taken from `profile`, the inspector profile of `record`."""
     macs = one_bit_macs(record, profile)
     planned = store_shared_once(_plan_scope(record.layers))
     plan_of = {id(layer): plan for layer, plan in planned}

@@ -47,17 +47,13 @@ Extensions (never changing the fields above; all under names starting with ``ext
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from bnnstat.errors import BnnstatError
 from bnnstat.inspect import catalog
 from bnnstat.inspect.records import LayerRecord, ModelRecord, Shape, WeightRecord
 
-TARGETS = ("lce",)
 FUSED_BN_PAIRS = (("beta", "moving_mean"), ("gamma", "moving_variance"))
 
 
@@ -231,18 +227,13 @@ class LayerProfile(_ParamTotals):
 
 @dataclass(frozen=True)
 class ModelProfile(_ParamTotals):
-    """A whole model's profile: `layers` in `model.layers` order, totals as properties.
-
-    `deployment` is the predicted deployment view (set for ``target="lce"``), else None.
-    """
+    """A whole model's profile: `layers` in `model.layers` order, totals as properties."""
 
     name: str
     class_name: str
     layers: tuple[LayerProfile, ...]
     source: str = "<in-memory>"
     notes: tuple[str, ...] = ()
-    deployment: Any = None
-    record: ModelRecord | None = field(default=None, repr=False, compare=False)
 
     def param_count(self, bitwidth: int | None = None, trainable: bool | None = None) -> int:
         return sum(layer.param_count(bitwidth, trainable) for layer in self.layers)
@@ -613,30 +604,21 @@ def _fused_note(layers: Sequence[LayerProfile]) -> str | None:
     )
 
 
-def profile(record: ModelRecord, target: str | None = None) -> ModelProfile:
-    """Profile a model record; with ``target="lce"`` also predict its LCE deployment."""
-    if target is not None and target not in TARGETS:
-        raise BnnstatError(f"unknown target {target!r}: the supported target is 'lce'")
+def profile(record: ModelRecord) -> ModelProfile:
+    """Profile a model record (Larq's numbers and bnnstat's extensions; nothing deployment
+    specific: see `bnnstat.inspect.analysis`)."""
     layers = tuple(profile_layer(layer) for layer in record.layers)
     notes = tuple(record.notes)
     fused = _fused_note(layers)
     if fused:
         notes += (fused,)
-    model_profile = ModelProfile(
+    return ModelProfile(
         name=record.name,
         class_name=record.class_name,
         layers=layers,
         source=record.source,
         notes=notes,
-        record=record,
     )
-    if target == "lce":
-        from bnnstat.inspect import lce  # imports this module: not at module level
-
-        model_profile = dataclasses.replace(
-            model_profile, deployment=lce.predict(record, model_profile)
-        )
-    return model_profile
 
 
 def by_bitwidth(values: Mapping[int, int]) -> dict[str, int]:

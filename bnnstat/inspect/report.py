@@ -7,7 +7,7 @@
   every ``?``). With a deployment view, the layer table gets an "LCE bytes" column and the summary
   table three more rows.
 - ``markdown``: the same content as GitHub tables.
-- ``json``: `to_json(profile)`, the stable schema documented in the README.
+- ``json``: `serialize.to_json(analysis)`, the stable schema documented in the README.
 - ``csv``: one row per layer (nested layers too, with their parent), the JSON layer fields.
 """
 
@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from bnnstat.errors import BnnstatError
+from bnnstat.inspect import serialize
+from bnnstat.inspect.analysis import Analysis
+from bnnstat.inspect.deployment import Deployment
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
 from bnnstat.utils import memory_as_readable_str
 
 FORMATS = ("table", "markdown", "json", "csv")
-JSON_SCHEMA_VERSION = 1
 BITS_PER_KB = 8 * 1024
 
 
@@ -118,16 +119,25 @@ def box(
 # ------------------------------------------------------------------------------------------
 # Larq's two tables, as rows of strings
 # ------------------------------------------------------------------------------------------
-def _lce_bytes(profile: ModelProfile, layer: LayerProfile) -> str:
-    deployed = profile.deployment.layer(layer.name)
+def _lce_bytes(deployment: Deployment, layer: LayerProfile) -> str:
+    deployed = deployment.layer(layer.name)
     return "-" if deployed is None else str(deployed.bytes)
 
 
-def layer_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[str]]:
-    """Header, one row per layer, and the Total row of Larq's layer table."""
+def as_analysis(result: Analysis | ModelProfile) -> Analysis:
+    """An `Analysis` as is; a bare `ModelProfile` as an analysis without deployment."""
+    return result if isinstance(result, Analysis) else Analysis(result)
+
+
+def layer_table_rows(
+    result: Analysis | ModelProfile, include_macs: bool = True
+) -> list[list[str]]:
+    """Header, one row per layer, and the Total row of Larq's layer table (with an "LCE
+    bytes" column when there is a deployment)."""
+    analysis = as_analysis(result)
+    profile, deployment = analysis.profile, analysis.deployment
     bitwidths = profile.param_bitwidths
     precisions = profile.mac_precisions if include_macs else ()
-    deployment = profile.deployment
     header = [
         "Layer",
         "Input prec.\n(bit)",
@@ -149,7 +159,7 @@ def layer_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[l
             *(_count_cell(layer.mac_count(p)) for p in precisions),
         ]
         if deployment is not None:
-            row.append(_lce_bytes(profile, layer))
+            row.append(_lce_bytes(deployment, layer))
         rows.append(row)
     total = [
         "Total",
@@ -165,8 +175,10 @@ def layer_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[l
     return rows
 
 
-def summary_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[str]]:
+def summary_rows(result: Analysis | ModelProfile, include_macs: bool = True) -> list[list[str]]:
     """Label/value rows of Larq's summary table (plus the deployment rows when present)."""
+    analysis = as_analysis(result)
+    profile = analysis.profile
     rows = [
         ["Total params", readable_number(profile.params)],
         ["Trainable params", readable_number(profile.trainable_params)],
@@ -187,15 +199,15 @@ def summary_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[
             rows.append(
                 ["Ratio of MACs that are ternarized", f"{profile.ternarized_mac_ratio:.4f}"]
             )
-    rows.extend(_deployment_rows(profile))
+    rows.extend(_deployment_rows(analysis))
     return rows
 
 
-def _deployment_rows(profile: ModelProfile) -> list[list[str]]:
-    deployment = profile.deployment
+def _deployment_rows(analysis: Analysis) -> list[list[str]]:
+    deployment = analysis.deployment
     if deployment is None:
         return []
-    estimate = profile.memory_bits / 8
+    estimate = analysis.profile.memory_bits / 8
     ratio = deployment.total_bytes / estimate if estimate else 0.0
     rows = [
         [
@@ -262,18 +274,20 @@ def _notes(profile: ModelProfile) -> list[str]:
     return list(profile.notes)
 
 
-def render_table(profile: ModelProfile, include_macs: bool = True) -> str:
+def render_table(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
     """Larq's layer and summary tables, then the bnnstat extension block."""
-    columns = len(layer_table_rows(profile, include_macs)[0])
+    analysis = as_analysis(result)
+    profile = analysis.profile
+    columns = len(layer_table_rows(analysis, include_macs)[0])
     parts = [
         box(
-            layer_table_rows(profile, include_macs),
+            layer_table_rows(analysis, include_macs),
             title=f"{profile.name} stats",
             align=["left"] + ["right"] * (columns - 1),
             heading_border=True,
             footing_border=True,
         ),
-        box(summary_rows(profile, include_macs), title=f"{profile.name} summary"),
+        box(summary_rows(analysis, include_macs), title=f"{profile.name} summary"),
     ]
     ext_rows = extension_table_rows(profile, include_macs)
     parts.append(
@@ -303,8 +317,10 @@ def _markdown_table(rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
     )
 
 
-def render_markdown(profile: ModelProfile, include_macs: bool = True) -> str:
-    rows = layer_table_rows(profile, include_macs)
+def render_markdown(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
+    analysis = as_analysis(result)
+    profile = analysis.profile
+    rows = layer_table_rows(analysis, include_macs)
     rows[-1][0] = "**Total**"
     ext_rows = extension_table_rows(profile, include_macs)
     ext_rows[-1][0] = "**Total**"
@@ -313,7 +329,9 @@ def render_markdown(profile: ModelProfile, include_macs: bool = True) -> str:
         "",
         _markdown_table(rows, ["left"] + ["right"] * (len(rows[0]) - 1)),
         "",
-        _markdown_table([["Summary", ""], *summary_rows(profile, include_macs)], ["left", "right"]),
+        _markdown_table(
+            [["Summary", ""], *summary_rows(analysis, include_macs)], ["left", "right"]
+        ),
         "",
         "### Extensions (bnnstat, beyond Larq)",
         "",
@@ -332,106 +350,6 @@ def render_markdown(profile: ModelProfile, include_macs: bool = True) -> str:
 # ------------------------------------------------------------------------------------------
 # JSON and CSV
 # ------------------------------------------------------------------------------------------
-def _keyed(values: dict[int, int | None]) -> dict[str, int | None]:
-    return {str(key): value for key, value in values.items()}
-
-
-def layer_to_json(
-    layer: LayerProfile, bitwidths: Sequence[int], precisions: Sequence[int]
-) -> dict[str, Any]:
-    """One layer; bit widths/precisions as string keys, keyed by the model's columns."""
-    macs = None
-    if layer.macs is not None:
-        macs = _keyed({p: layer.mac_count(p) for p in precisions})
-    sub_bitwidths = sorted({b for sub in layer.layers for b in sub.param_bitwidths})
-    sub_precisions = sorted({p for sub in layer.layers for p in sub.mac_precisions})
-    ext_macs = layer.ext_macs
-    return {
-        "name": layer.name,
-        "class_name": layer.class_name,
-        "input_precision": layer.input_precision,
-        "output_shape": None if layer.output_shape is None else list(layer.output_shape),
-        "output_shape_str": layer.output_shape_str,
-        "params": layer.params,
-        "params_by_bitwidth": _keyed({b: layer.param_count(b) for b in bitwidths}),
-        "trainable_params": layer.trainable_params,
-        "non_trainable_params": layer.non_trainable_params,
-        "keras_params": layer.keras_param_count,
-        "fused_weights": list(layer.fused_weights),
-        "memory_bits": layer.memory_bits,
-        "int8_fp_weights_memory_bits": layer.int8_fp_weights_memory_bits,
-        "fp32_equivalent_memory_bits": layer.fp32_equivalent_memory_bits,
-        "macs": layer.mac_count(),
-        "macs_by_precision": macs,
-        "note": layer.note,
-        "weights": [
-            {
-                "name": w.name,
-                "shape": list(w.shape),
-                "count": w.count,
-                "bitwidth": w.bitwidth,
-                "trainable": w.trainable,
-                "is_bias": w.is_bias,
-            }
-            for w in layer.weights
-        ],
-        "extensions": {
-            "macs": layer.ext_mac_count(),
-            "macs_by_precision": None
-            if ext_macs is None
-            else _keyed(
-                {p: layer.ext_mac_count(p) for p in sorted({m.precision for m in ext_macs})}
-            ),
-            "bops": layer.ext_bops,
-            "activation_memory_bits": layer.ext_activation_memory_bits,
-            "call_count": layer.call_count,
-        },
-        "layers": [layer_to_json(sub, sub_bitwidths, sub_precisions) for sub in layer.layers],
-    }
-
-
-def to_json(profile: ModelProfile) -> dict[str, Any]:
-    """The JSON report as a dict (see the README for the schema)."""
-    bitwidths = profile.param_bitwidths
-    precisions = profile.mac_precisions
-    data: dict[str, Any] = {
-        "schema_version": JSON_SCHEMA_VERSION,
-        "model": profile.name,
-        "class_name": profile.class_name,
-        "source": profile.source,
-        "layers": [layer_to_json(layer, bitwidths, precisions) for layer in profile.layers],
-        "totals": {
-            "params": profile.params,
-            "trainable_params": profile.trainable_params,
-            "non_trainable_params": profile.non_trainable_params,
-            "keras_params": profile.keras_param_count,
-            "params_by_bitwidth": _keyed(profile.params_by_bitwidth()),
-            "memory_bits": profile.memory_bits,
-            "int8_fp_weights_memory_bits": profile.int8_fp_weights_memory_bits,
-            "fp32_equivalent_memory_bits": profile.fp32_equivalent_memory_bits,
-            "compression_ratio": profile.compression_ratio,
-            "macs": profile.mac_count(),
-            "macs_by_precision": _keyed(profile.macs_by_precision()),
-            "binarized_mac_ratio": profile.binarized_mac_ratio,
-            "ternarized_mac_ratio": profile.ternarized_mac_ratio,
-            "extensions": {
-                "compression_factor": profile.compression_factor,
-                "macs": profile.ext_mac_count(),
-                "macs_by_precision": _keyed(
-                    {p: profile.ext_mac_count(p) for p in profile.ext_mac_precisions}
-                ),
-                "bops": profile.ext_bops,
-                "activation_memory_bits": profile.ext_activation_memory_bits,
-                "peak_layer_activation_bits": profile.ext_peak_layer_activation_bits,
-            },
-        },
-        "notes": list(profile.notes),
-    }
-    if profile.deployment is not None:
-        data["deployment"] = profile.deployment.to_json()
-    return data
-
-
 CSV_FIXED = (
     "name",
     "parent",
@@ -450,29 +368,39 @@ CSV_EXTENSIONS = ("ext_macs", "ext_bops", "ext_activation_memory_bits", "note")
 
 
 def _csv_rows(
-    layer: dict[str, Any], parent: str, bitwidths: Sequence[int], precisions: Sequence[int]
+    layer: LayerProfile, parent: str, bitwidths: Sequence[int], precisions: Sequence[int]
 ) -> list[dict[str, Any]]:
-    row = {key: layer.get(key) for key in CSV_FIXED}
-    row["parent"] = parent
-    row["output_shape"] = layer["output_shape_str"]
+    row: dict[str, Any] = {
+        "name": layer.name,
+        "parent": parent,
+        "class_name": layer.class_name,
+        "input_precision": layer.input_precision,
+        "output_shape": layer.output_shape_str,
+        "params": layer.params,
+        "trainable_params": layer.trainable_params,
+        "non_trainable_params": layer.non_trainable_params,
+        "memory_bits": layer.memory_bits,
+        "int8_fp_weights_memory_bits": layer.int8_fp_weights_memory_bits,
+        "fp32_equivalent_memory_bits": layer.fp32_equivalent_memory_bits,
+        "macs": layer.mac_count(),
+    }
     for bits in bitwidths:
-        row[f"params_{bits}bit"] = layer["params_by_bitwidth"].get(str(bits), 0)
+        row[f"params_{bits}bit"] = layer.param_count(bits)
     for precision in precisions:
-        macs = layer["macs_by_precision"]
-        row[f"macs_{precision}bit"] = None if macs is None else macs.get(str(precision), 0)
-    row["ext_macs"] = layer["extensions"]["macs"]
-    row["ext_bops"] = layer["extensions"]["bops"]
-    row["ext_activation_memory_bits"] = layer["extensions"]["activation_memory_bits"]
-    row["note"] = layer["note"]
+        row[f"macs_{precision}bit"] = layer.mac_count(precision)
+    row["ext_macs"] = layer.ext_mac_count()
+    row["ext_bops"] = layer.ext_bops
+    row["ext_activation_memory_bits"] = layer.ext_activation_memory_bits
+    row["note"] = layer.note
     rows = [row]
-    for sub in layer["layers"]:
-        rows += _csv_rows(sub, layer["name"], bitwidths, precisions)
+    for sub in layer.layers:
+        rows += _csv_rows(sub, layer.name, bitwidths, precisions)
     return rows
 
 
-def render_csv(profile: ModelProfile, include_macs: bool = True) -> str:
+def render_csv(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
     """One row per layer; nested layers follow their model with `parent` set. Empty = null."""
-    data = to_json(profile)
+    profile = as_analysis(result).profile
     bitwidths = sorted({b for layer in profile.layers for b in _all_bitwidths(layer)})
     precisions = profile.mac_precisions if include_macs else ()
     fields = [*CSV_FIXED]
@@ -481,7 +409,7 @@ def render_csv(profile: ModelProfile, include_macs: bool = True) -> str:
     fields += list(CSV_EXTENSIONS)
     if not include_macs:
         fields = [f for f in fields if f not in ("macs", "ext_macs", "ext_bops")]
-    rows = [r for layer in data["layers"] for r in _csv_rows(layer, "", bitwidths, precisions)]
+    rows = [r for layer in profile.layers for r in _csv_rows(layer, "", bitwidths, precisions)]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -496,14 +424,15 @@ def _all_bitwidths(layer: LayerProfile) -> set[int]:
     return bits
 
 
-def render(profile: ModelProfile, fmt: str = "table", include_macs: bool = True) -> str:
-    """Render `profile` as ``table``, ``markdown``, ``json`` or ``csv``."""
+def render(result: Analysis | ModelProfile, fmt: str = "table", include_macs: bool = True) -> str:
+    """Render an analysis (or a bare profile) as ``table``, ``markdown``, ``json`` or ``csv``."""
+    profile = result
     if fmt == "table":
         return render_table(profile, include_macs)
     if fmt == "markdown":
         return render_markdown(profile, include_macs)
     if fmt == "json":
-        return json.dumps(to_json(profile), indent=2)
+        return serialize.dumps(as_analysis(profile))
     if fmt == "csv":
         return render_csv(profile, include_macs)
     raise BnnstatError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
