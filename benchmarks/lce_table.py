@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from bnnstat.inspect import lce
+from bnnstat.inspect.profile import profile
 from bnnstat.inspect.reader import read
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "lce"
@@ -21,7 +22,8 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "lce"
 
 def row(name: str, entry: dict, path: Path) -> tuple[str, float | None]:
     """One table row and the relative error (None when the conversion failed)."""
-    deployment = lce.predict(read(path))
+    record = read(path)
+    deployment = lce.predict(record, profile(record))
     if not entry["converted"]:
         predicted = "convertible: false" if not deployment.convertible else (
             f"{deployment.total_bytes} (convertible: true)")

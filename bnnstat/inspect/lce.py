@@ -39,8 +39,8 @@ OP_BYTES = {"bconv": 182, "lce": 104, "builtin": 37}
 BASE_BYTES = 487  # header, subgraph, signature, metadata buffer
 
 # --- measured size limits of constant folding (fact 7) -----------------------------------------
-FOLD_LIMIT = 2**25  # kernels with at least this many elements are not folded
-FAIL_LIMIT = 9216 * 4096  # kernels at least this large make the converter fail
+# TensorFlow folds a constant op only if its operands hold at most 2^30 bits: 2^25 float32.
+FOLD_LIMIT = 2**25
 
 @dataclass(frozen=True)
 class Op:
@@ -189,8 +189,76 @@ def packs(layer: LayerRecord) -> str | None:
     reason = grouped_conv_not_packed(layer)
     if reason is not None:
         return reason
-    if kernel is not None and kernel.count >= FOLD_LIMIT:
-        return f"its kernel has {kernel.count} >= 2^25 elements and is not folded"
+    if not kernel_folded(layer):
+        assert kernel is not None
+        return (f"its kernel of {kernel.count} elements is not folded by the converter "
+                "(ste_sign: exactly 2^25 elements; scaled signs: 2^25 or more)")
+    return None
+
+
+def unfolded_kernel_ops(quantizer: str, kernel_count: int) -> tuple[Op, ...]:
+    """Fact 7: the ops a kernel quantizer leaves in the graph when its kernel is not folded, by
+    the catalog's quantizer name (the float32 kernel itself is counted with the layer's op).
+
+    - ste_sign: SIGN (`conv1_8192_4096`, `dense_8192_4096`);
+    - xnor_weight_scale: RELU_N1_TO_1 (the clip), ABS, MEAN over 3 axes, LceQuantize +
+      LceDequantize (the sign), MUL by the scale (`conv1_9216_4096_kq-xnor_iq-none`);
+    - magnitude_aware_sign: abs(w) and sign(w) are folded into two kernel-sized float32
+      constants, then MEAN and MUL (`conv1_9216_4096_kq-magnitude_iq-sign`): the file holds the
+      kernel twice;
+    - any other quantizer: one op (not measured)."""
+    if quantizer == "xnor_weight_scale":
+        return (
+            Op("RELU_N1_TO_1", "builtin"), Op("ABS", "builtin"), Op("MEAN", "builtin", (12,)),
+            Op("LceQuantize", "lce"), Op("LceDequantize", "lce"), Op("MUL", "builtin"),
+        )
+    if quantizer == "MagnitudeAwareSign":
+        return (Op("MEAN", "builtin", (12, _f32(kernel_count))), Op("MUL", "builtin"))
+    return (Op("SIGN", "builtin"),)
+# Quantizers that are a bare sign of the kernel (ste_sign is sign(sign(x) + 0.1))
+PLAIN_SIGN_KERNELS = frozenset({"SteSign", "SwishSign"})
+
+
+def kernel_folded(layer: LayerRecord) -> bool:
+    """Fact 7: the converter folds a quantized kernel into a constant (which a QuantConv2D then
+    packs) unless TensorFlow's constant folding stops half-way through the quantizer: it folds an
+    op only while its operands hold at most 2^30 bits (2^25 float32 elements).
+
+    - A plain sign (ste_sign: sign(sign(x) + 0.1)) is unfolded at exactly 2^25 elements, where
+      the first sign folds but the add does not; larger kernels are folded later, whole.
+      Probes (sweep grids "size", "bisect"): `conv1_8192_4096`, `dense_8192_4096`,
+      `huge_bconv_2p25`, `conv1_32768_1024` (2^25: unfolded); `conv3_896_4096`,
+      `conv1_8191_4096` (below), `conv1_8193_4096`, `conv3_912_4096`, `conv1_9216_4096`,
+      `conv3_1024_4096`, `zoo/BinaryAlexNet` (above: folded and packed).
+    - A scaled sign (xnor_weight_scale, magnitude_aware_sign) is unfolded from 2^25 elements
+      up: `conv1_8192_4096_kq-xnor`, `conv1_9216_4096_kq-xnor_*`, `conv3_1024_4096_kq-xnor_*`,
+      `zoo/XNORNet`; folded below: `conv1_8191_4096_kq-xnor`, `conv1_2048_2048_kq-xnor_*`.
+    - Kernels without a quantizer, or tagged only (NoOp), have nothing to fold."""
+    kernel = _kernel(layer)
+    kind = _quantizer(layer, "kernel_quantizer")
+    if kernel is None or kernel.precision is None or kind is None or kind.tags_only:
+        return True
+    if kind.name in PLAIN_SIGN_KERNELS:
+        return kernel.count != FOLD_LIMIT
+    return kernel.count < FOLD_LIMIT
+
+
+def converter_failure(layer: LayerRecord) -> str | None:
+    """Fact 10: the converter fails (a ValueError "cannot create std::vector larger than
+    max_size()", or a crash of the process) on a QuantDense whose quantized kernel has more than
+    2^25 elements; convs of that size convert. Probes: `dense_9216_4096` (both input
+    quantizers), `huge_qdense_fail`, `zoo/DoReFaNet` (DoReFa kernel, 9216x4096: crash),
+    `dense_8704_4096`, `dense_8193_4096` fail; `dense_8192_4096` (2^25) converts; convs up to
+    2^26 convert (`conv1_16384_4096`, `conv3_1824_4096`)."""
+    kernel = _kernel(layer)
+    if (
+        _plan(layer) == "dense"
+        and kernel is not None
+        and kernel.precision is not None
+        and kernel.count > FOLD_LIMIT
+    ):
+        return (f"layer {layer.name}: QuantDense kernel of {kernel.count} elements (> 2^25); "
+                "the LCE converter fails on it")
     return None
 
 
@@ -505,20 +573,17 @@ def plan_locally_connected(layer: LayerRecord, scope: Scope) -> Plan:
 
 
 def plan_unfolded_kernel(layer: LayerRecord, plan: Plan) -> Plan:
-    """Fact 7: a kernel with 2^25 or more elements is not folded: the float32 latent kernel is
-    stored (as in the float plan) and its quantizer runs at inference (a SIGN op on the kernel and
-    a TRANSPOSE into the conv's layout); at 9216x4096 elements or more, the converter fails."""
+    """Fact 7: a kernel the converter does not fold keeps its float32 latent weights (as in the
+    float plan); its quantizer runs at inference (`unfolded_kernel_ops`) followed by a TRANSPOSE
+    into the op's layout."""
+    kind = _quantizer(layer, "kernel_quantizer")
     kernel = _kernel(layer)
     assert kernel is not None
-    problems: tuple[str, ...] = ()
-    if kernel.count >= FAIL_LIMIT:
-        problems = (
-            f"layer {layer.name}: kernel of {kernel.count} elements is too large; "
-            "the LCE converter fails on it",
-        )
-    ops = plan.ops + (Op("SIGN", "builtin"), Op("TRANSPOSE", "builtin", (16,)))
-    note = "kernel too large to fold: latent float32 kernel stored, quantized at inference"
-    return Plan(ops, "float32", False, note, plan.extra_constants, problems)
+    quantizer_ops = unfolded_kernel_ops(kind.name if kind else "", kernel.count)
+    perm = int_vector(*range(len(kernel.shape)))  # a permutation of the kernel's axes
+    ops = plan.ops + quantizer_ops + (Op("TRANSPOSE", "builtin", shared=(perm,)),)
+    note = "kernel not folded: latent float32 kernel stored, quantized at inference"
+    return Plan(ops, "float32", False, note, plan.extra_constants, plan.problems)
 
 
 def plan_batch_norm(layer: LayerRecord, scope: Scope) -> Plan:
@@ -697,12 +762,14 @@ def _plan_without_activation(layer: LayerRecord, scope: Scope) -> Plan:
         return plan_packed_conv(layer, scope)
     rule = _UNPACKED_RULES[name]
     plan = rule(layer, scope)
-    kernel = _kernel(layer)
-    if kernel is not None and kernel.precision is not None and kernel.count >= FOLD_LIMIT:
+    failure = converter_failure(layer)
+    if failure is not None:
+        plan = replace(plan, problems=plan.problems + (failure,))
+    if not kernel_folded(layer):
         return plan_unfolded_kernel(layer, plan)
     if _is_binary(layer):
-        reason = packs(layer)
-        return Plan(plan.ops, plan.stored_as, False, f"binary but stored as float32: {reason}")
+        note = f"binary but stored as float32: {packs(layer)}"
+        return replace(plan, accelerated=False, note=note)
     return plan
 
 
@@ -789,7 +856,7 @@ def predict(record: ModelRecord, profile: ModelProfile) -> Deployment:
         for layer in record.layers
     )
     total = fixed_bytes(record) + sum(layer.bytes for layer in layers)
-    ratio = accelerated_macs / binary_macs if binary_macs else 0.0
+    ratio = accelerated_macs / binary_macs if binary_macs else None
     return Deployment("lce", not problems, tuple(problems), total, ratio, layers)
 
 
@@ -806,12 +873,10 @@ def _find(record: ModelRecord, name: str) -> LayerRecord | None:
 
 
 def finding_not_convertible(record: ModelRecord, deployment: Deployment) -> list[Finding]:
-    """LCE001 (error): the converter will fail on this model (fact 7)."""
-    return [
-        Finding("LCE001", "error", None, problem,
-                "split the layer or shrink it below 9216x4096 elements; LCE cannot convert it")
-        for problem in deployment.problems
-    ]
+    """LCE001 (error): the converter will fail on this model (fact 10)."""
+    hint = ("keep each QuantDense kernel at 2^25 elements or fewer (split it), or use a 1x1 "
+            "QuantConv2D, which converts at that size and packs")
+    return [Finding("LCE001", "error", None, problem, hint) for problem in deployment.problems]
 
 
 def finding_binary_conv_not_packed(
@@ -831,8 +896,8 @@ def finding_binary_conv_not_packed(
     reason = packs(layer) or "not packed"
     hint = "give it input_quantizer='ste_sign' and a sign-like kernel_quantizer ('ste_sign'), "
     hint += "channels_last data and pad_values 0 or 1"
-    if kernel.count >= FOLD_LIMIT:
-        hint = "keep the kernel below 2^25 elements (split it) so the converter folds and packs it"
+    if not kernel_folded(layer):
+        hint = UNFOLDED_HINT
     elif first_compute:
         hint = ("it is the first compute layer, which BNN001 asks to keep in high precision: "
                 "drop its kernel_quantizer (LCE stores it as float32 either way); binarize its "
@@ -871,16 +936,21 @@ def finding_padding_waste(layer: LayerRecord, plan: LayerDeployment) -> list[Fin
     return [Finding("LCE004", "warning", layer.name, message, hint)]
 
 
+UNFOLDED_HINT = (
+    "keep the kernel below 2^25 elements (split the layer); with ste_sign, any size but exactly "
+    "2^25 folds and packs"
+)
+
+
 def finding_kernel_not_folded(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
-    """LCE005 (warning): a quantized kernel of 2^25 or more elements is not folded; its float32
-    latent weights are stored and quantized at inference (fact 7)."""
+    """LCE005 (warning): a quantized kernel the converter does not fold (fact 7): its float32
+    latent weights are stored and quantized at inference."""
     kernel = _kernel(layer)
-    if kernel is None or kernel.precision is None or not FOLD_LIMIT <= kernel.count < FAIL_LIMIT:
+    if kernel is None or kernel_folded(layer) or converter_failure(layer) is not None:
         return []
-    message = (f"{layer.name}: kernel of {kernel.count} elements (>= 2^25) is not folded; "
+    message = (f"{layer.name}: kernel of {kernel.count} elements is not folded by the converter; "
                f"{_f32(kernel.count)} bytes of float32 latent weights are stored")
-    hint = "split the layer into kernels below 2^25 elements"
-    return [Finding("LCE005", "warning", layer.name, message, hint)]
+    return [Finding("LCE005", "warning", layer.name, message, UNFOLDED_HINT)]
 
 
 def finding_unfoldable_bn(layer: LayerRecord, plan: LayerDeployment) -> list[Finding]:
