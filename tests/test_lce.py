@@ -510,6 +510,26 @@ def test_bad_input_with_target_lce_subprocess(tmp_path):
         assert done.stdout == ""
 
 
+def _readme_row(name: str, path, entry) -> str:
+    """The README row `benchmarks/lce_table.py` prints for one measured model."""
+    deployment = predict(read(path))
+    if not entry["converted"]:
+        return f"| `{name}` | conversion fails | convertible: false | - |"
+    error = (deployment.total_bytes - entry["tflite_bytes"]) / entry["tflite_bytes"]
+    return (f"| `{name}` | {entry['tflite_bytes']} | {deployment.total_bytes} | "
+            f"{100 * error:+.2f} % |")
+
+
+def test_readme_table_covers_every_measured_model():
+    readme = (REPO / "README.md").read_text()
+    models = [(name, DATA / e["file"], e) for name, e in MEASURED.items()]
+    models += [(name, DATA / e["file"], e["trained_like"]) for name, e in ZOO_MODELS.items()]
+    models += [(name, DATA / e["file"], e) for name, e in SWEEPS.items()]
+    missing = [name for name, path, entry in models
+               if _readme_row(name, path, entry) not in readme]
+    assert not missing, f"rerun benchmarks/lce_table.py --write: {missing[:5]}"
+
+
 def test_readme_states_the_fixed_terms():
     readme = (REPO / "README.md").read_text()
     formula = f"sum(layers[].bytes) + {lce.BASE_BYTES} + {lce.TENSOR_BYTES} * max(number of model"

@@ -311,12 +311,14 @@ def float_layer_feeding_bn(bn: LayerRecord, scope: Scope) -> LayerRecord | None:
     """Fact 4: a BatchNormalization right after a conv or dense layer stored as float32 (float
     layers, and binary ones LCE does not pack) is folded into its weights and bias, when it is
     that layer's only consumer; not after a 3-D conv (`mixed_layers`: CONV_3D then MUL + ADD;
-    a 3-D transposed conv is assumed to be the same)."""
+    a 3-D transposed conv is assumed to be the same), nor after a kernel the converter does not
+    fold (`zoo/XNORNet`: its 6x6x256x4096 conv is followed by MUL + ADD)."""
     producer = scope.producer(bn)
     if (
         producer is not None
         and _weighted(producer)
         and not _three_d(producer)
+        and kernel_folded(producer)
         and not is_packed(producer)
         and len(scope.consumers(producer)) == 1
     ):
