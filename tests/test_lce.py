@@ -52,6 +52,7 @@ EXPECTED_LAYER = {
     "separable_binary": ("QuantSeparableConv2D", "float32", False),
     "conv1d_binary": ("QuantConv1D", "float32", False),
     "transposed_binary": ("QuantConv2DTranspose", "float32", False),
+    "transposed3d_binary": ("QuantConv3DTranspose", "float32", False),
     "conv3d_binary": ("QuantConv3D", "float32", False),
     "channels_first_binary": ("QuantConv2D", "float32", False),
     "bconv_no_input_quantizer": ("QuantConv2D", "float32", False),
@@ -93,6 +94,11 @@ EXPECTED_CODES = {
     "preact_bn": ["LCE006"],
     "huge_bconv_2p25": ["LCE002", "LCE005"],
     "huge_qdense_fail": ["LCE001", "LCE003"],
+    # a 1-channel first layer: packing would save nothing, BNN001 wants it in high precision
+    "first_layer_1ch": [],
+    "mixed_layers": ["LCE003", "LCE006"],  # BN after a 3-D conv is not folded
+    "transposed3d_binary": ["LCE003"],
+    "transposed1d_float": [],
 }
 
 
