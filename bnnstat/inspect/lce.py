@@ -206,6 +206,8 @@ def unfolded_kernel_ops(quantizer: str, kernel_count: int) -> tuple[Op, ...]:
     - magnitude_aware_sign: abs(w) and sign(w) are folded into two kernel-sized float32
       constants, then MEAN and MUL (`conv1_9216_4096_kq-magnitude_iq-sign`): the file holds the
       kernel twice;
+    - DoReFa (mode="weights"): 13 elementwise ops with scalar operands
+      (`conv1_9216_4096_kq-dorefa_iq-none`);
     - any other quantizer: one op (not measured)."""
     if quantizer == "xnor_weight_scale":
         return (
@@ -214,6 +216,14 @@ def unfolded_kernel_ops(quantizer: str, kernel_count: int) -> tuple[Op, ...]:
         )
     if quantizer == "MagnitudeAwareSign":
         return (Op("MEAN", "builtin", (12, _f32(kernel_count))), Op("MUL", "builtin"))
+    if quantizer == "DoReFa":  # mode="weights": tanh, scale by the max, round, shift
+        scalar = ("builtin", (4,))
+        return (
+            Op("TANH", "builtin"), Op("ABS", "builtin"), Op("REDUCE_MAX", "builtin", (16,)),
+            *(Op(name, *scalar) for name in ("MUL", "EQUAL")), Op("DIV", "builtin"),
+            *(Op(name, *scalar) for name in ("SELECT_V2", "ADD", "MUL")), Op("ROUND", "builtin"),
+            *(Op(name, *scalar) for name in ("MUL", "MUL", "SUB")),
+        )
     return (Op("SIGN", "builtin"),)
 # Quantizers that are a bare sign of the kernel (ste_sign is sign(sign(x) + 0.1))
 PLAIN_SIGN_KERNELS = frozenset({"SteSign", "SwishSign"})
@@ -245,20 +255,24 @@ def kernel_folded(layer: LayerRecord) -> bool:
 
 def converter_failure(layer: LayerRecord) -> str | None:
     """Fact 10: the converter fails (a ValueError "cannot create std::vector larger than
-    max_size()", or a crash of the process) on a QuantDense whose quantized kernel has more than
-    2^25 elements; convs of that size convert. Probes: `dense_9216_4096` (both input
-    quantizers), `huge_qdense_fail`, `zoo/DoReFaNet` (DoReFa kernel, 9216x4096: crash),
-    `dense_8704_4096`, `dense_8193_4096` fail; `dense_8192_4096` (2^25) converts; convs up to
-    2^26 convert (`conv1_16384_4096`, `conv3_1824_4096`)."""
+    max_size()", or a crash of the process) on a QuantDense whose kernel has more than 2^25
+    elements and a sign-like kernel quantizer (plain or scaled); convs of that size convert, and
+    so does a dense kernel whose quantizer is not a sign (it stays unfolded). Probes:
+    `dense_9216_4096_kq-sign_iq-{sign,none}`, `dense_9216_4096_kq-magnitude_iq-{sign,none}`,
+    `huge_qdense_fail`, `zoo/DoReFaNet` (magnitude_aware_sign_unclipped, 9216x4096: crash),
+    `dense_8193_4096`, `dense_8704_4096` fail; `dense_8192_4096` (2^25),
+    `dense_9216_4096_kq-dorefa_iq-*`, `dense_9216_4096_kq-noop1_iq-*` convert."""
     kernel = _kernel(layer)
+    kind = _quantizer(layer, "kernel_quantizer")
     if (
         _plan(layer) == "dense"
         and kernel is not None
-        and kernel.precision is not None
+        and kind is not None
+        and kind.sign_kernel
         and kernel.count > FOLD_LIMIT
     ):
-        return (f"layer {layer.name}: QuantDense kernel of {kernel.count} elements (> 2^25); "
-                "the LCE converter fails on it")
+        return (f"layer {layer.name}: QuantDense kernel of {kernel.count} elements (> 2^25) "
+                "with a sign kernel quantizer; the LCE converter fails on it")
     return None
 
 
