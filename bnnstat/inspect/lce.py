@@ -1,20 +1,23 @@
 """Predict what a model weighs after Larq Compute Engine (LCE 0.16.0) conversion, and why.
 
 Pure Python over a `ModelRecord`: no TensorFlow. Every rule is one small function below whose
-docstring names the observation it encodes; the observations were measured by converting probe
-models with the real LCE (`benchmarks/lce_oracle/make_probes.py`, results in
-`tests/data/lce/measured.json`).
+docstring names the observation it encodes and the probes it rests on; the observations were
+measured by converting models with the real LCE (`benchmarks/lce_oracle/`: rule probes in
+`tests/data/lce/measured.json`, every Larq Zoo architecture in `zoo.json`, sweeps of the
+converter's limits in `sweeps.json`; probe names below refer to their entries).
 
 Size model. The converter emits a flatbuffer of ops; each op has one output tensor and some
-constant input tensors (weights, bias vectors, shapes). We predict, per layer, the list of ops it
-becomes and the bytes of each constant. The file size is then
+constant input tensors (weights, bias vectors, shapes); equal constants are stored once (fact 9).
+We predict, per layer, the list of ops it becomes and the bytes of each constant. The file size
+is then
 
     total = BASE_BYTES + sum(constant bytes)
             + TENSOR_BYTES * (model inputs + sum over ops of (1 + its constants))
             + sum over ops of OP_BYTES[kind]
 
-where the overhead constants were fitted by least squares on the measured probes (names, shapes,
-op options and signature: about 100 bytes per tensor and 40-180 bytes per op).
+where the overhead constants (names, shapes, op options and signature: about 100 bytes per
+tensor and 70-210 bytes per op) are a least-squares fit over every measured model but the
+held-out sweep probes (`benchmarks/lce_fit.py`).
 
 Public contract: `predict(record, profile) -> Deployment`,
 `findings(record, deployment) -> list[Finding]`.
@@ -34,9 +37,9 @@ from bnnstat.inspect.profile import LayerProfile, ModelProfile
 from bnnstat.inspect.records import LayerRecord, ModelRecord, WeightRecord
 
 # --- calibrated flatbuffer overhead (bytes); see module docstring ------------------------------
-TENSOR_BYTES = 102
-OP_BYTES = {"bconv": 182, "lce": 104, "builtin": 37}
-BASE_BYTES = 487  # header, subgraph, signature, metadata buffer
+TENSOR_BYTES = 97
+OP_BYTES = {"bconv": 213, "lce": 142, "builtin": 72}
+BASE_BYTES = 426  # header, subgraph, signature, metadata buffer
 
 # --- measured size limits of constant folding (fact 7) -----------------------------------------
 # TensorFlow folds a constant op only if its operands hold at most 2^30 bits: 2^25 float32.
