@@ -372,7 +372,13 @@ def test_heldout_sweep_probe(name):
 def test_sweeps_have_a_heldout_split_and_find_failures():
     assert len(HELDOUT_SWEEPS) >= 10 and len(FIT_SWEEPS) > 5 * len(HELDOUT_SWEEPS)
     grids = {entry["grid"] for entry in SWEEPS.values()}
-    assert {"size", "quantizer", "packed", "heldout"} <= grids
+    assert {"size", "quantizer", "packed", "heldout", "bisect"} <= grids
+    # the limits the sweeps found: 9216x4096 converts and packs as a 1x1 conv, fails as a dense
+    assert SWEEPS["conv1_9216_4096"]["converted"] and not SWEEPS["dense_9216_4096"]["converted"]
+    assert any(op["op"] == "LceBconv2d" for op in SWEEPS["conv1_9216_4096"]["ops"])
+    # ste_sign at exactly 2^25 elements is not folded (SIGN at inference), one channel more is
+    assert any(op["op"] == "SIGN" for op in SWEEPS["conv1_8192_4096"]["ops"])
+    assert any(op["op"] == "LceBconv2d" for op in SWEEPS["conv1_8193_4096"]["ops"])
 
 
 def test_every_bnnstat_layer_has_an_lce_plan():

@@ -167,8 +167,9 @@ def packs(layer: LayerRecord) -> str | None:
     """Fact 1: LCE emits a packed `LceBconv2d` only for a channels_last `QuantConv2D` whose input
     quantizer (ste_sign, approx_sign, swish_sign) and kernel quantizer (ste_sign, swish_sign,
     magnitude_aware_sign, or a per-channel scaled sign such as `xnor_weight_scale`) are sign-like;
-    strides, dilation, 1x1, any C_in and `pad_values` 0/1 all pack. Fact 7: a kernel with 2^25 or
-    more elements is not folded, so it cannot pack either.
+    strides, dilation, 1x1, any C_in and `pad_values` 0/1 all pack (sweep grid "packed":
+    `conv3_64_64_{dil,stride,pad}-*`, `conv3_{1..200}_64`, `conv3_64_{1..100}`); grouped convs
+    need 32k input channels per group. Fact 7: a kernel the converter does not fold cannot pack.
 
     Returns None when the layer packs, else the reason it does not (for a binary layer)."""
     if not catalog.lce_packable(layer.class_name):
