@@ -953,3 +953,43 @@ def test_shared_layer_calls_resolving_out_of_order_keep_node_order(tmp_path):
     assert shared_record.output_shapes == ((None, 3, 2), (None, 2))
     assert shared_record.output_shape is None and "multiple" in shared_record.note
     assert record.layer("flat").output_shape == (None, 6)
+
+
+# --- the build step's error boundary --------------------------------------------------------
+
+
+def _small_functional(tmp_path, **dense_config):
+    dense = _layer("Dense", "d", ["x"], units=2, **dense_config)
+    inp = _layer("InputLayer", "x", [], batch_input_shape=[None, 3])
+    config = _functional("m", [inp, dense], ["x"], ["d"])
+    return write_keras2_h5(tmp_path / "m.h5", config, {"d": {"kernel": (3, 2)}})
+
+
+def test_malformed_config_is_one_user_error(tmp_path):
+    path = _small_functional(tmp_path)
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        config["config"]["layers"][1]["config"] = ["not", "an", "object"]
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(BnnstatError, match="unexpected model config structure"):
+        read(path)
+    bad_quantizer = _small_functional(tmp_path, kernel_quantizer={
+        "class_name": "DoReFa", "config": {"k_bit": "two"}})  # fmt: skip
+    with pytest.raises(BnnstatError, match="unexpected model config structure"):
+        read(bad_quantizer)
+
+
+def test_a_reader_bug_after_parsing_is_not_reported_as_bad_input(tmp_path, monkeypatch):
+    """Only parsing reads the file's untrusted structure: an error in weight matching or shape
+    evaluation is a bug in bnnstat and must surface as such."""
+    from bnnstat.inspect.reader import build
+
+    path = _small_functional(tmp_path)
+    assert read(path).layer("d").weights[0].shape == (3, 2)
+
+    def broken(model, input_shapes):
+        raise TypeError("a bug in graph evaluation")
+
+    monkeypatch.setattr(build, "evaluate", broken)
+    with pytest.raises(TypeError, match="a bug in graph evaluation"):
+        read(path)

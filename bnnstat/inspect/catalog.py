@@ -147,7 +147,9 @@ _NONE: tuple[WeightRole, ...] = ()
 # Layer kinds
 
 
-def _conv(name: str, family: str, rank: int, weights: tuple[WeightRole, ...], **facts: Any):
+def _conv(
+    name: str, family: str, rank: int, weights: tuple[WeightRole, ...], **facts: Any
+) -> LayerKind:
     shape = "conv_transpose" if family == "transpose" else "conv"
     return LayerKind(name, family, rank, weights, shape=shape, **facts)
 
@@ -167,9 +169,9 @@ _SCALING = "element-wise scaling"
 _KINDS: list[LayerKind] = [
     LayerKind("InputLayer", "input", weights=_NONE, no_mac_reason="input layer", shape="input",
               lce_plan="free"),
-    LayerKind("Dense", "dense", None, (_KERNEL, _BIAS), "weights", "dense", shape="dense",
-              lce_plan="dense"),
-    LayerKind("EinsumDense", "einsum", None, (_KERNEL, _BIAS)),
+    LayerKind("Dense", "dense", weights=(_KERNEL, _BIAS), larq_macs="weights", ext_macs="dense",
+              shape="dense", lce_plan="dense"),
+    LayerKind("EinsumDense", "einsum", weights=(_KERNEL, _BIAS)),
     _conv("Conv1D", "conv", 1, (_KERNEL, _BIAS), larq_macs="weights", ext_macs="positions",
           lce_plan="conv1d", aliases=("Convolution1D",)),
     _conv("Conv2D", "conv", 2, (_KERNEL, _BIAS), larq_macs="weights", ext_macs="positions",
