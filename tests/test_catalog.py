@@ -27,6 +27,7 @@ BUILD = {
     "QuantSeparableConv2D": ({"filters": 2, "kernel_size": 3}, (2, 6, 6, 3)),
     "QuantConv2DTranspose": ({"filters": 2, "kernel_size": 3}, (2, 4, 4, 2)),
     "QuantConv3DTranspose": ({"filters": 2, "kernel_size": 2}, (2, 3, 3, 3, 2)),
+    "QuantConv1DTranspose": ({"filters": 2, "kernel_size": 3}, (2, 5, 2)),
     "QuantLocallyConnected1D": ({"filters": 2, "kernel_size": 3}, (2, 9, 3)),
     "QuantLocallyConnected2D": ({"filters": 2, "kernel_size": 2}, (2, 5, 5, 2)),
 }
