@@ -102,7 +102,12 @@ class Scope:
 
 # --- helpers ------------------------------------------------------------------------------------
 def _name(quantizer_name: str) -> str:
-    """A quantizer name as messages spell it: ``SteTern`` -> ``ste_tern``."""
+    """A quantizer name as messages spell it: ``SteTern`` -> ``ste_tern``, ``DoReFa`` ->
+    ``dorefa`` (the catalog's shortest lower-case spelling, when it has one)."""
+    kind = catalog.quantizer_kind(quantizer_name)
+    lower = sorted((s for s in kind.spellings if s.islower()), key=len) if kind else []
+    if lower:
+        return lower[0]
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", quantizer_name).lower()
 
 
