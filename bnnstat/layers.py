@@ -44,6 +44,7 @@ from bnnstat.utils import precision_of, tag_precision
 # and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names.
 __all__ = [
     "QuantConv1D",
+    "QuantConv1DTranspose",
     "QuantConv2D",
     "QuantConv2DTranspose",
     "QuantConv3D",
@@ -973,6 +974,58 @@ class _QuantConvTranspose(QuantizerBase):
             dilation_rate=self.dilation_rate,
             data_format=self.data_format,
         )
+
+
+@_registry.register
+class QuantConv1DTranspose(_QuantConvTranspose, keras.layers.Conv1DTranspose):
+    """Quantized transposed 1D convolution (`keras.layers.Conv1DTranspose`).
+
+    Not in Larq 0.14 (which stops at 2-D and 3-D): the Keras family completed, with the same
+    extra arguments `input_quantizer`, `kernel_quantizer`.
+    """
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = 1,
+        padding: str = "valid",
+        output_padding: Any = None,
+        data_format: str | None = None,
+        dilation_rate: Any = 1,
+        activation: Any = None,
+        use_bias: bool = True,
+        input_quantizer: Any = None,
+        kernel_quantizer: Any = None,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        activity_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        bias_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            output_padding=output_padding,
+            data_format=data_format,
+            dilation_rate=dilation_rate,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            bias_regularizer=bias_regularizer,
+            activity_regularizer=activity_regularizer,
+            kernel_constraint=kernel_constraint,
+            bias_constraint=bias_constraint,
+            **kwargs,
+        )
+        self._set_quantizers(input_quantizer, kernel_quantizer=kernel_quantizer)
 
 
 @_registry.register

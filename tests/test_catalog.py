@@ -27,6 +27,7 @@ BUILD = {
     "QuantSeparableConv2D": ({"filters": 2, "kernel_size": 3}, (2, 6, 6, 3)),
     "QuantConv2DTranspose": ({"filters": 2, "kernel_size": 3}, (2, 4, 4, 2)),
     "QuantConv3DTranspose": ({"filters": 2, "kernel_size": 2}, (2, 3, 3, 3, 2)),
+    "QuantConv1DTranspose": ({"filters": 2, "kernel_size": 3}, (2, 5, 2)),
     "QuantLocallyConnected1D": ({"filters": 2, "kernel_size": 3}, (2, 9, 3)),
     "QuantLocallyConnected2D": ({"filters": 2, "kernel_size": 2}, (2, 5, 5, 2)),
 }
@@ -143,11 +144,16 @@ def test_sign_like_quantizers():
     assert catalog.quantizer_kind("relu") is None
 
 
-def test_quantized_transposed_lce_gap_is_explicit():
-    # Known gap kept until the LCE rules are revisited: see catalog._LCE_UNPLANNED_QUANTIZED.
-    assert catalog.lce_plan("Conv3DTranspose") == "transposed"
-    assert catalog.lce_plan("QuantConv2DTranspose") == "transposed"
-    assert catalog.lce_plan("QuantConv3DTranspose") is None
+def test_every_quantized_layer_kind_has_an_lce_plan():
+    # The gap issue 14 closed: QuantConv3DTranspose (and QuantConv1DTranspose, a Keras kind)
+    # used to fall through to "one weightless op".
+    import bnnstat.layers
+
+    assert len(bnnstat.layers.__all__) >= 11  # every Larq 0.14 Quant* layer
+    for name in bnnstat.layers.__all__:
+        assert catalog.lce_plan(name) in catalog.LCE_WEIGHTED_PLANS, name
+    for name in ("QuantConv1DTranspose", "QuantConv2DTranspose", "QuantConv3DTranspose"):
+        assert catalog.lce_plan(name) == "transposed"
     assert catalog.lce_packable("QuantConv2D") and not catalog.lce_packable("Conv2D")
 
 

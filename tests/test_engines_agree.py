@@ -171,6 +171,10 @@ def every_quant_1d_sequential(keras, lq) -> Any:
             lq.layers.QuantLocallyConnected1D(
                 4, 3, input_quantizer="ste_sign", kernel_quantizer="ste_sign", name="qlc1"
             ),
+            lq.layers.QuantConv1DTranspose(
+                4, 3, strides=2, input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+                name="qc1T",
+            ),
             keras.layers.Flatten(name="flat"),
             keras.layers.Dropout(0.2, name="drop"),
             lq.layers.QuantDense(3, input_quantizer="ste_sign", kernel_quantizer="ste_sign"),

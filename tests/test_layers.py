@@ -29,6 +29,12 @@ CASES = [
         (2, 4, 4, 2),
     ),
     ("QuantConv3DTranspose", "Conv3DTranspose", {"filters": 2, "kernel_size": 2}, (2, 3, 3, 3, 2)),
+    (
+        "QuantConv1DTranspose",
+        "Conv1DTranspose",
+        {"filters": 3, "kernel_size": 3, "strides": 2},
+        (2, 5, 2),
+    ),
 ]
 LOCALLY_CONNECTED = [
     ("QuantLocallyConnected1D", {"filters": 4, "kernel_size": 3, "strides": 2}, (2, 9, 3)),

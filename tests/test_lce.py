@@ -7,6 +7,9 @@ read with the static reader, so these tests need neither TensorFlow nor Larq.
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import json
 import subprocess
 import sys
@@ -26,6 +29,13 @@ MEASURED = json.loads((DATA / "measured.json").read_text())["probes"]
 ZOO = ("zoo_quicknet", "zoo_birealnet", "zoo_densenet28", "xnor_like")
 CONVERTED = sorted(name for name, entry in MEASURED.items() if entry["converted"])
 RULE_PROBES = [name for name in CONVERTED if name not in ZOO]
+# every Larq Zoo 2.4 architecture at 224x224 (benchmarks/lce_oracle/make_zoo.py)
+ZOO_MODELS = json.loads((DATA / "zoo.json").read_text())["models"]
+# one-factor sweeps of the converter's limits (benchmarks/lce_oracle/make_sweeps.py)
+SWEEPS = json.loads((DATA / "sweeps.json").read_text())["probes"]
+FIT_SWEEPS = sorted(name for name, entry in SWEEPS.items() if entry["split"] == "fit")
+HELDOUT_SWEEPS = sorted(name for name, entry in SWEEPS.items() if entry["split"] == "heldout")
+TOLERANCE = 0.02  # every probe and every convertible Zoo model within 2 %
 
 # probe -> (layer class whose deployment is checked, stored_as, accelerated)
 EXPECTED_LAYER = {
@@ -42,6 +52,7 @@ EXPECTED_LAYER = {
     "separable_binary": ("QuantSeparableConv2D", "float32", False),
     "conv1d_binary": ("QuantConv1D", "float32", False),
     "transposed_binary": ("QuantConv2DTranspose", "float32", False),
+    "transposed3d_binary": ("QuantConv3DTranspose", "float32", False),
     "conv3d_binary": ("QuantConv3D", "float32", False),
     "channels_first_binary": ("QuantConv2D", "float32", False),
     "bconv_no_input_quantizer": ("QuantConv2D", "float32", False),
@@ -83,6 +94,11 @@ EXPECTED_CODES = {
     "preact_bn": ["LCE006"],
     "huge_bconv_2p25": ["LCE002", "LCE005"],
     "huge_qdense_fail": ["LCE001", "LCE003"],
+    # a 1-channel first layer: packing would save nothing, BNN001 wants it in high precision
+    "first_layer_1ch": [],
+    "mixed_layers": ["LCE003", "LCE006"],  # BN after a 3-D conv is not folded
+    "transposed3d_binary": ["LCE003"],
+    "transposed1d_float": [],
 }
 
 
@@ -310,6 +326,163 @@ def test_fold_and_fail_limits():
     assert predict(model).convertible is False
 
 
+# --- real architectures and sweeps ----------------------------------------------------------
+def _check_against_measurement(path, entry) -> float | None:
+    """Convertibility both ways; the relative size error when the converter succeeded."""
+    deployment = predict(read(path))
+    assert deployment.convertible is entry["converted"], entry.get("error")
+    if not entry["converted"]:
+        assert deployment.problems
+        return None
+    return (deployment.total_bytes - entry["tflite_bytes"]) / entry["tflite_bytes"]
+
+
+@pytest.mark.parametrize("arch", sorted(ZOO_MODELS))
+def test_zoo_architecture_trained_like_size(arch):
+    """Every Larq Zoo model: converter failure predicted both ways, else within 2 % of the
+    trained-like .tflite (all-equal weight tensors made distinct, as after training)."""
+    entry = ZOO_MODELS[arch]
+    error = _check_against_measurement(DATA / entry["file"], entry["trained_like"])
+    assert error is None or abs(error) < TOLERANCE
+
+
+def test_zoo_covers_every_architecture_and_both_variants():
+    assert len(ZOO_MODELS) == 14
+    for entry in ZOO_MODELS.values():
+        built, trained = entry["as_built"], entry["trained_like"]
+        assert built["converted"] is trained["converted"]
+        if trained["converted"]:
+            # identical constant vectors are stored once: an untrained model is never larger
+            assert built["tflite_bytes"] <= trained["tflite_bytes"]
+
+
+@pytest.mark.parametrize("name", FIT_SWEEPS)
+def test_sweep_probe(name):
+    error = _check_against_measurement(DATA / SWEEPS[name]["file"], SWEEPS[name])
+    assert error is None or abs(error) < TOLERANCE
+
+
+@pytest.mark.parametrize("name", HELDOUT_SWEEPS)
+def test_heldout_sweep_probe(name):
+    """Probes no rule was fitted on (README reports their error separately)."""
+    error = _check_against_measurement(DATA / SWEEPS[name]["file"], SWEEPS[name])
+    assert error is None or abs(error) < TOLERANCE
+
+
+def test_sweeps_have_a_heldout_split_and_find_failures():
+    assert len(HELDOUT_SWEEPS) >= 10 and len(FIT_SWEEPS) > 5 * len(HELDOUT_SWEEPS)
+    grids = {entry["grid"] for entry in SWEEPS.values()}
+    assert {"size", "quantizer", "packed", "heldout", "bisect"} <= grids
+    # the limits the sweeps found: 9216x4096 converts and packs as a 1x1 conv, fails as a dense
+    assert SWEEPS["conv1_9216_4096"]["converted"] and not SWEEPS["dense_9216_4096"]["converted"]
+    assert any(op["op"] == "LceBconv2d" for op in SWEEPS["conv1_9216_4096"]["ops"])
+    # ste_sign at exactly 2^25 elements is not folded (SIGN at inference), one channel more is
+    assert any(op["op"] == "SIGN" for op in SWEEPS["conv1_8192_4096"]["ops"])
+    assert any(op["op"] == "LceBconv2d" for op in SWEEPS["conv1_8193_4096"]["ops"])
+
+
+def test_every_bnnstat_layer_has_an_lce_plan():
+    import bnnstat.layers
+
+    for name in bnnstat.layers.__all__:
+        assert lce.unpacked_rule(name) is not None, name
+    assert lce.unpacked_rule("QuantConv1DTranspose") is lce.plan_transposed
+
+
+def test_conv3d_transpose_is_planned_like_a_transposed_conv():
+    layer = LayerRecord(
+        "t3", "QuantConv3DTranspose", config={"padding": "same"},
+        weights=(WeightRecord("kernel", (3, 3, 3, 64, 64), 1),),
+        quantizers={"input_quantizer": QuantizerRecord("SteSign", 1),
+                    "kernel_quantizer": QuantizerRecord("SteSign", 1)},
+        input_precision=1, inbound=("input",),
+    )
+    model = ModelRecord("m", "Functional", (LayerRecord("input", "InputLayer"), layer))
+    deployment = predict(model)
+    view = deployment.layer("t3")
+    assert view.stored_as == "float32" and not view.accelerated
+    assert view.bytes > 4 * 3 * 3 * 3 * 64 * 64
+    codes = [f.code for f in lce.findings(model, deployment)]
+    assert codes == ["LCE003"]
+
+
+def _first_layer_model(c_in: int) -> ModelRecord:
+    first = _conv(name="first", input_q=None, shape=(3, 3, c_in, 32))
+    second = _conv(name="second", shape=(3, 3, 32, 32))
+    second = dataclasses.replace(second, inbound=("first",))
+    return ModelRecord("m", "Functional", (LayerRecord("input", "InputLayer"), first, second),
+                       input_shapes=((None, 8, 8, c_in),))
+
+
+def test_lce002_not_raised_where_packing_saves_nothing():
+    # one input channel: a packed word per weight, 4 bytes either way ("1152 instead of 1152")
+    model = _first_layer_model(1)
+    assert lce.packed_kernel_bytes((3, 3, 1, 32)) == 4 * 3 * 3 * 1 * 32
+    assert "LCE002" not in [f.code for f in lce.findings(model, predict(model))]
+
+
+def test_lce002_on_the_first_layer_relates_to_bnn001():
+    model = _first_layer_model(3)
+    found = [f for f in lce.findings(model, predict(model)) if f.code == "LCE002"]
+    assert len(found) == 1 and found[0].layer == "first"
+    assert "BNN001" in found[0].hint and "high precision" in found[0].hint
+    assert "input_quantizer='ste_sign'" not in found[0].hint
+
+
+# --- reports -----------------------------------------------------------------------------------
+def test_accelerated_ratio_is_none_without_binary_macs(records):
+    deployment = predict(records["float_layers"])
+    assert deployment.accelerated_binary_mac_ratio is None
+    payload = json.loads(CliRunner().invoke(
+        main, ["summary", str(DATA / "float_layers.h5"), "--target", "lce", "--format", "json"]
+    ).stdout)
+    assert payload["deployment"]["accelerated_binary_mac_ratio"] is None
+    done = CliRunner().invoke(main, ["summary", str(DATA / "float_layers.h5"), "--target", "lce"])
+    row = next(line for line in done.stdout.splitlines() if "run as packed ops" in line)
+    assert row.split()[-2] == "n/a"
+    # a binary model whose binary MACs all run unpacked is 0, not n/a
+    assert predict(records["qdense_binary"]).accelerated_binary_mac_ratio == 0.0
+
+
+def _lce_column(stdout: str) -> tuple[list[int], int]:
+    """The LCE bytes cells of the layer table (layer rows + file header) and its Total."""
+    rows = [line for line in stdout.splitlines() if line.startswith("| ")]
+    table = rows[2:rows.index(next(r for r in rows if r.startswith("| Total")))]
+    total = int(next(r for r in rows if r.startswith("| Total")).split()[-2])
+    return [int(line.split()[-2]) for line in table], total
+
+
+@pytest.mark.parametrize("name", ["bconv_bn_bconv", "xnor_like", "float_layers"])
+def test_table_lce_column_adds_up_with_file_header_row(name):
+    done = CliRunner().invoke(main, ["summary", str(DATA / f"{name}.h5"), "--target", "lce"])
+    assert done.exit_code == 0, done.output
+    assert any(line.startswith("| File header ") for line in done.stdout.splitlines())
+    cells, total = _lce_column(done.stdout)
+    assert sum(cells) == total
+
+
+def test_csv_carries_the_deployment_columns():
+    path = str(DATA / "bconv_bn_bconv.h5")
+    done = CliRunner().invoke(main, ["summary", path, "--target", "lce", "--format", "csv"])
+    assert done.exit_code == 0, done.output
+    process = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "summary", path, "--target", "lce", "--format", "csv"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert process.returncode == 0 and process.stdout.strip() == done.stdout.strip()
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert {"lce_bytes", "stored_as", "accelerated"} <= set(rows[0])
+    deployment = predict(read(DATA / "bconv_bn_bconv.h5"))
+    for row in rows:
+        view = deployment.layer(row["name"])
+        assert (int(row["lce_bytes"]), row["stored_as"], row["accelerated"]) == (
+            view.bytes, view.stored_as, str(view.accelerated))
+    assert sum(int(r["lce_bytes"]) for r in rows) + lce.fixed_bytes(
+        read(DATA / "bconv_bn_bconv.h5")) == deployment.total_bytes
+    plain = CliRunner().invoke(main, ["summary", path, "--format", "csv"])
+    assert "lce_bytes" not in plain.stdout
+
+
 def test_lce_module_does_not_import_tensorflow():
     code = "import sys, bnnstat.inspect.lce; assert 'tensorflow' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -347,6 +520,26 @@ def test_bad_input_with_target_lce_subprocess(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in done.stderr
         assert done.stdout == ""
+
+
+def _readme_row(name: str, path, entry) -> str:
+    """The README row `benchmarks/lce_table.py` prints for one measured model."""
+    deployment = predict(read(path))
+    if not entry["converted"]:
+        return f"| `{name}` | conversion fails | convertible: false | - |"
+    error = (deployment.total_bytes - entry["tflite_bytes"]) / entry["tflite_bytes"]
+    return (f"| `{name}` | {entry['tflite_bytes']} | {deployment.total_bytes} | "
+            f"{100 * error:+.2f} % |")
+
+
+def test_readme_table_covers_every_measured_model():
+    readme = (REPO / "README.md").read_text()
+    models = [(name, DATA / e["file"], e) for name, e in MEASURED.items()]
+    models += [(name, DATA / e["file"], e["trained_like"]) for name, e in ZOO_MODELS.items()]
+    models += [(name, DATA / e["file"], e) for name, e in SWEEPS.items()]
+    missing = [name for name, path, entry in models
+               if _readme_row(name, path, entry) not in readme]
+    assert not missing, f"rerun benchmarks/lce_table.py --write: {missing[:5]}"
 
 
 def test_readme_states_the_fixed_terms():

@@ -304,6 +304,51 @@ def locally_connected_binary():
     )
 
 
+@probe("binary QuantConv3DTranspose: float32")
+def transposed3d_binary():
+    return seq(
+        (4, 4, 4, 32),
+        lq.layers.QuantConv3DTranspose(
+            32, 3, padding="same", input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+            use_bias=False,
+        ),
+    )
+
+
+@probe("Conv1DTranspose (Keras; Larq has no quantized one), with bias: float32")
+def transposed1d_float():
+    return seq((32, 64), K.Conv1DTranspose(64, 3, strides=2, padding="same"))
+
+
+@probe("binary transposed, 3-D and locally connected layers in one model")
+def mixed_layers():
+    sign = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", use_bias=False)
+    inputs = tf.keras.Input((8, 8, 16))
+    x = lq.layers.QuantConv2DTranspose(16, 3, strides=2, padding="same", **sign)(inputs)
+    x = K.BatchNormalization()(x)
+    x = K.Reshape((4, 4, 16, 16))(x)
+    x = lq.layers.QuantConv3D(16, 3, padding="same", **sign)(x)
+    x = K.BatchNormalization()(x)
+    x = K.Reshape((16, 16, 16))(x)
+    x = K.MaxPool2D()(x)
+    x = lq.layers.QuantLocallyConnected2D(8, 3, **sign)(x)
+    x = K.Flatten()(x)
+    x = lq.layers.QuantDense(10, **sign)(x)
+    return tf.keras.Model(inputs, x, name="mixed_layers")
+
+
+@probe("first layer on a 1-channel image: binary kernel, float input (BNN001 vs LCE002)")
+def first_layer_1ch():
+    inputs = tf.keras.Input((28, 28, 1))
+    x = bconv(32, input_quantizer=None)(inputs)
+    x = K.BatchNormalization()(x)
+    x = bconv(64)(x)
+    x = K.BatchNormalization()(x)
+    x = K.GlobalAveragePooling2D()(x)
+    x = K.Dense(10)(x)
+    return tf.keras.Model(inputs, x, name="first_layer_1ch")
+
+
 # ---------------------------------------------------------------- rule 4/5: float layers and BN
 @probe("float Conv2D -> BN: folded")
 def float_conv_bn():
@@ -547,6 +592,7 @@ def measure(name: str, description: str, builder) -> dict:
     except Exception as error:  # the converter's failure is a measured fact too
         entry.update(converted=False, error=f"{type(error).__name__}: {str(error)[:300]}")
     else:
+        entry.pop("error")
         entry.update(converted=True, tflite_bytes=len(flatbuffer), **analyse(flatbuffer))
     entry["convert_seconds"] = round(time.perf_counter() - started, 1)
     return entry

@@ -306,9 +306,6 @@ LCE_WEIGHTED_PLANS = frozenset(
     {"conv2d", "dense", "depthwise", "separable", "conv1d", "transposed", "conv3d",
      "locally_connected"}
 )  # fmt: skip
-# Known gap, kept so LCE predictions stay as measured until the LCE rules are revisited: lce.py
-# never planned these quantized kinds, so they are predicted as one weightless op.
-_LCE_UNPLANNED_QUANTIZED = frozenset({"Conv1DTranspose", "Conv3DTranspose"})
 
 # Keras 2 `TFOpLambda` functions (config["function"]) that do no multiply-accumulate work.
 _NO_MAC_TF_OPS: dict[str, tuple[str, ...]] = {
@@ -366,11 +363,8 @@ def family(class_name: str) -> str | None:
 
 def lce_plan(class_name: str) -> str | None:
     """The name of the `bnnstat.inspect.lce` rule for this class (None: one generic op)."""
-    name, quantized = normalise(class_name)
-    kind = LAYER_KINDS.get(name)
-    if kind is None or (quantized and name in _LCE_UNPLANNED_QUANTIZED):
-        return None
-    return kind.lce_plan
+    kind = LAYER_KINDS.get(normalise(class_name)[0])
+    return kind.lce_plan if kind is not None else None
 
 
 def lce_packable(class_name: str) -> bool:

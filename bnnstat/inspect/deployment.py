@@ -34,7 +34,7 @@ class Deployment:
     convertible: bool
     problems: tuple[str, ...]
     total_bytes: int
-    accelerated_binary_mac_ratio: float
+    accelerated_binary_mac_ratio: float | None  # None: the model has no 1-bit MACs
     layers: tuple[LayerDeployment, ...]
 
     def layer(self, name: str) -> LayerDeployment | None:

@@ -178,9 +178,16 @@ def layer_table_rows(
         *(str(profile.mac_count(p)) for p in precisions),
     ]
     if deployment is not None:
+        rows.append(["File header", *([""] * (len(header) - 2)), str(header_bytes(deployment))])
         total.append(str(deployment.total_bytes))
     rows.append(total)
     return rows
+
+
+def header_bytes(deployment: Deployment) -> int:
+    """The deployed bytes no layer owns (file header, input tensors): the "File header" row,
+    so that the LCE bytes column adds up to its total."""
+    return deployment.total_bytes - sum(layer.bytes for layer in deployment.layers)
 
 
 def summary_rows(result: Analysis | ModelProfile, include_macs: bool = True) -> list[list[str]]:
@@ -217,16 +224,15 @@ def _deployment_rows(analysis: Analysis) -> list[list[str]]:
         return []
     estimate = analysis.profile.memory_bits / 8
     ratio = deployment.total_bytes / estimate if estimate else 0.0
+    accelerated = deployment.accelerated_binary_mac_ratio
     rows = [
         [
             f"Predicted {deployment.target.upper()} size",
             memory_as_readable_str(8 * deployment.total_bytes),
         ],
         [f"{deployment.target.upper()} size / Model size", f"{ratio:.2f}"],
-        [
-            "Binary MACs run as packed ops",
-            f"{deployment.accelerated_binary_mac_ratio:.4f}",
-        ],
+        # n/a: no 1-bit MACs at all (a float model), not "none of them accelerated"
+        ["Binary MACs run as packed ops", "n/a" if accelerated is None else f"{accelerated:.4f}"],
     ]
     if not deployment.convertible:
         rows.append(["Convertible", "no: " + "; ".join(deployment.problems)])
@@ -425,6 +431,7 @@ CSV_FIXED = (
     "macs",
 )
 CSV_EXTENSIONS = ("ext_macs", "ext_bops", "ext_activation_memory_bits", "note")
+CSV_DEPLOYMENT = ("lce_bytes", "stored_as", "accelerated")  # with a deployment (--target lce)
 
 
 def _csv_rows(
@@ -470,6 +477,14 @@ def render_csv(result: Analysis | ModelProfile, include_macs: bool = True) -> st
     if not include_macs:
         fields = [f for f in fields if f not in ("macs", "ext_macs", "ext_bops")]
     rows = [r for layer in profile.layers for r in _csv_rows(layer, "", bitwidths, precisions)]
+    deployment = as_analysis(result).deployment
+    if deployment is not None:
+        fields += list(CSV_DEPLOYMENT)
+        for row in rows:
+            deployed = deployment.layer(row["name"]) if not row["parent"] else None
+            if deployed is not None:
+                row.update(lce_bytes=deployed.bytes, stored_as=deployed.stored_as,
+                           accelerated=deployed.accelerated)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
