@@ -109,6 +109,8 @@ def layer_quantizers(
 
 @dataclass(frozen=True)
 class Ref:
+    """Output `tensor` of call number `node` (0 = first listed inbound node) of `layer`."""
+
     layer: str
     node: int
     tensor: int
@@ -275,9 +277,13 @@ class ModelConfig:
         self.inputs: list[Ref] = []
         self.outputs: list[Ref] = []
         self.input_config: Mapping[str, Any] | None = None
+        # Keras 2 gave a model with its own InputLayer a first call at construction (see
+        # `_renumber_keras2_nested_calls`); a Sequential without one has no such call.
+        self.own_input_node = not self.sequential
         # Filled by `evaluate`: shapes Keras 3 recorded per tensor, and the model's input shapes.
         self.recorded: dict[Ref, Shape] = {}
         self.model_input_shapes: list[Shape | None] = []
+        self.evaluated = False  # its layers' own records made (`graph._evaluate_nested`)
         if self.sequential:
             self._parse_sequential(raw_layers)
         else:
@@ -302,6 +308,7 @@ class ModelConfig:
         previous: str | None = None
         for entry in raw_layers:
             if family(str(entry["class_name"])) == "input":
+                self.own_input_node = self.own_input_node or not self.layers
                 self.input_config = entry.get("config") or {}
                 if not isinstance(self.input_config, Mapping):
                     raise TypeError("InputLayer config is not an object")
@@ -315,8 +322,10 @@ class ModelConfig:
         self.outputs = [Ref(previous, 0, 0)] if previous else []
 
     def _parse_functional(self, raw_layers: list[Mapping[str, Any]]) -> None:
+        keras2 = True
         for entry in raw_layers:
             nodes = entry.get("inbound_nodes") or []
+            keras2 = keras2 and not any(isinstance(node, Mapping) for node in nodes)
             calls = [
                 keras3_call(node) if isinstance(node, Mapping) else keras2_call(node)
                 for node in nodes
@@ -324,6 +333,44 @@ class ModelConfig:
             self.layers.append(self._layer(entry, calls))
         self.inputs = history_list(self.config.get("input_layers"))
         self.outputs = history_list(self.config.get("output_layers"))
+        if keras2:
+            self._renumber_keras2_nested_calls()
+
+    def _renumber_keras2_nested_calls(self) -> None:
+        """Make every `Ref.node` of a Keras 2 config count the listed calls from 0.
+
+        Keras 2 numbers a nested model's calls after the node its own InputLayer made at
+        construction (Keras 2's `_should_skip_first_node`: a functional model, or a Sequential
+        whose first layer is an InputLayer), so the outer model refers to its first call as
+        node 1. A config that does refer to node 0 of such a model keeps its numbering.
+        """
+        refs = [ref for layer in self.layers for call in layer.calls for ref in call.inputs]
+        refs += self.inputs + self.outputs
+        used_zero = {ref.layer for ref in refs if ref.node == 0}
+        shifted = {
+            layer.name
+            for layer in self.layers
+            if layer.model is not None and layer.model.own_input_node
+        } - used_zero
+        if not shifted:
+            return
+
+        def renumber(value: Any) -> Any:
+            if isinstance(value, Ref):
+                return Ref(value.layer, value.node - 1, value.tensor) if (
+                    value.layer in shifted) else value  # fmt: skip
+            if isinstance(value, Mapping):
+                return {k: renumber(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [renumber(v) for v in value]
+            return value
+
+        for layer in self.layers:
+            for call in layer.calls:
+                call.inputs = renumber(call.inputs)
+                call.kwargs = renumber(call.kwargs)
+        self.inputs = renumber(self.inputs)
+        self.outputs = renumber(self.outputs)
 
     @property
     def model_layers(self) -> list[Layer]:
