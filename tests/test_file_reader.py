@@ -804,6 +804,25 @@ def test_larq_nested_sequential_numbered_from_1_and_shared_between_shapes():
     assert "Total params                   892" in output.output
 
 
+def test_keras2_nested_call_numbers_count_from_0_after_parsing():
+    """Keras 2 refers to the calls of a nested model with its own InputLayer from node 1; a
+    config that refers to node 0 of it keeps its numbering."""
+    from keras2_h5 import nested_sequential_config
+
+    from bnnstat.inspect.reader.keras_config import Context, ModelConfig, Ref
+
+    with h5py.File(TEST_DATA / "larq_zoo" / "nested_shared.h5", "r") as handle:
+        entry = json.loads(handle.attrs["model_config"])
+    model = ModelConfig(entry, Context(Path("x.h5"), {}))
+    assert model.by_name["block"].model.own_input_node
+    assert [call.inputs for call in model.by_name["shared_bconv"].calls] == [
+        [Ref("block", 0, 0)],
+        [Ref("block", 1, 0)],
+    ]
+    plain = ModelConfig(nested_sequential_config(), Context(Path("y.h5"), {}))
+    assert plain.outputs == [Ref("block", 0, 0)]
+
+
 def test_lambda_channels_pinned_on_the_channels_first_axis(tmp_path):
     marker = tmp_path / "marker.txt"
     conv = _conv("after", ["rename"], 4)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bnnstat.errors import BnnstatError
 from bnnstat.inspect.catalog import (
     QUANTIZER_ARGUMENTS,
     family,
@@ -118,9 +119,35 @@ class Ref:
 
 @dataclass
 class Call:
+    """One call (inbound node) of a layer.
+
+    `inputs`: every tensor it reads, the positional ones first, then those inside `kwargs`
+    (where they appear as `Ref`s). `recorded`: the shape Keras 3 wrote for each input.
+    `constants`: values a Keras 2 file wrote in place of a positional tensor
+    (``["_CONSTANT_VALUE", -1, value]``).
+    """
+
     inputs: list[Ref]
     kwargs: dict[str, Any]
     recorded: list[Shape | None]
+    constants: list[Any] = field(default_factory=list)
+
+    @property
+    def args(self) -> list[Ref]:
+        """The tensors passed positionally."""
+        return self.inputs[: len(self.inputs) - sum(1 for _ in iter_refs(self.kwargs))]
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """The `Ref`s inside a (kwargs) structure, in order."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_refs(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from iter_refs(item)
 
 
 def _is_history(value: Any) -> bool:
@@ -132,6 +159,12 @@ def _is_history(value: Any) -> bool:
         and isinstance(value[1], int)
         and isinstance(value[2], int)
         and (len(value) == 3 or isinstance(value[3], Mapping))
+    )
+
+
+def _is_constant(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple)) and len(value) in (3, 4) and value[0] == "_CONSTANT_VALUE"
     )
 
 
@@ -166,8 +199,11 @@ def _replace_refs(value: Any, found: list[Ref], keras3: bool) -> Any:
 
 
 def keras2_call(node: Any) -> Call:
+    """A Keras 2 inbound node: a list of ``[layer, node, tensor, kwargs]`` entries (a TFOpLambda
+    keeps its input's structure, so a bare entry or nested lists), kwargs on every entry."""
     refs: list[Ref] = []
     kwargs: dict[str, Any] = {}
+    constants: list[Any] = []
 
     def walk(value: Any) -> None:
         nonlocal kwargs
@@ -175,6 +211,8 @@ def keras2_call(node: Any) -> Call:
             refs.append(Ref(value[0], value[1], value[2]))
             if len(value) == 4 and value[3]:
                 kwargs = dict(value[3])
+        elif _is_constant(value):
+            constants.append(value[2])
         elif isinstance(value, (list, tuple)):
             for item in value:
                 walk(item)
@@ -182,7 +220,7 @@ def keras2_call(node: Any) -> Call:
     walk(node)
     kw_refs: list[Ref] = []
     kwargs = _replace_refs(kwargs, kw_refs, keras3=False)
-    return Call(refs + kw_refs, kwargs, [None] * (len(refs) + len(kw_refs)))
+    return Call(refs + kw_refs, kwargs, [None] * (len(refs) + len(kw_refs)), constants)
 
 
 def keras3_call(node: Mapping[str, Any]) -> Call:
@@ -390,6 +428,17 @@ def sequential_input(model_config: Mapping[str, Any], first: Mapping[str, Any]) 
         if isinstance(shape, list) and shape and not isinstance(shape[0], list):
             return {"batch_shape": shape}
     return None
+
+
+def parse_model_config(entry: Mapping[str, Any], context: Context) -> ModelConfig:
+    """The parsed model config; `BnnstatError` naming the file when its structure is not what
+    Keras writes (a missing key, a wrong type, an impossible value)."""
+    try:
+        return ModelConfig(entry, context)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise BnnstatError(
+            f"{context.path}: unexpected model config structure ({type(error).__name__}: {error})"
+        ) from None
 
 
 @dataclass
