@@ -131,4 +131,24 @@ def compile_arguments(training_config: dict[str, Any]) -> dict[str, Any]:
     Keras' own legacy-HDF5 reader (custom objects come from the active custom-object scope)."""
     from keras.src.legacy.saving import saving_utils
 
-    return saving_utils.compile_args_from_training_config(training_config)
+    # Names such as "mse" go to `compile` as they are: Keras 3.15's reader fails on some of them
+    # ("Could not deserialize 'keras.metrics.mse'"), while `compile` resolves every one.
+    names = {
+        key: training_config[key]
+        for key in ("loss", "metrics", "weighted_metrics")
+        if _only_names(training_config.get(key))
+    }
+    arguments = saving_utils.compile_args_from_training_config(
+        {**training_config, **dict.fromkeys(names)}
+    )
+    return {**arguments, **names}
+
+
+def _only_names(value: Any) -> bool:
+    """A string, or a list / dict of strings (a compile argument Keras resolves by name)."""
+    if isinstance(value, str):
+        return True
+    items = value.values() if isinstance(value, dict) else value
+    return isinstance(value, (list, dict)) and bool(value) and all(
+        isinstance(item, str) for item in items
+    )

@@ -14,7 +14,14 @@ __all__ = ["get_training_metrics", "metrics_scope", "quantized_scope", "should_q
 _state = threading.local()
 
 AVAILABLE_METRICS = frozenset({"flip_ratio"})
-_training_metrics: set[str] = set()
+
+
+def _training_metrics() -> set[str]:
+    """This thread's set of training metrics (each thread starts with an empty set)."""
+    metrics = getattr(_state, "training_metrics", None)
+    if metrics is None:
+        metrics = _state.training_metrics = set()
+    return metrics
 
 
 @contextlib.contextmanager
@@ -58,15 +65,20 @@ def metrics_scope(metrics: Iterable[str] = ()) -> Iterator[set[str]]:
                 f"Unknown training metric '{metric}'. "
                 f"Available metrics: {sorted(AVAILABLE_METRICS)}."
             )
-    backup = set(_training_metrics)
-    _training_metrics.update(metrics)
+    live = _training_metrics()
+    backup = set(live)
+    live.update(metrics)
     try:
-        yield _training_metrics
+        yield live
     finally:
-        _training_metrics.clear()
-        _training_metrics.update(backup)
+        live.clear()
+        live.update(backup)
 
 
 def get_training_metrics() -> set[str]:
-    """A live reference to the set of training metrics of the current scope (mutable)."""
-    return _training_metrics
+    """A live reference to the set of training metrics of the current scope (mutable).
+
+    Like `quantized_scope`, the set is per thread: a `metrics_scope` (or a change to this set)
+    in one thread does not affect quantizers created in another.
+    """
+    return _training_metrics()

@@ -26,17 +26,22 @@ input for ``padding="same"``, e.g. 1.0 so binary inputs are padded with +1 rathe
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+import threading
 from typing import Any, ClassVar
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from bnnstat import _keras_compat, _registry, context, quantizers
 from bnnstat import constraints as _constraints  # noqa: F401  (registers "weight_clip")
 from bnnstat.utils import precision_of, tag_precision
 
+# The concrete layers. The bases `QuantizerBase`, `QuantizerBaseConv`, `QuantizerDepthwiseBase`
+# and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names.
 __all__ = [
     "QuantConv1D",
     "QuantConv2D",
@@ -82,15 +87,192 @@ def _kernel_spec(variable: str) -> tuple[_WeightQuantizer, ...]:
     )
 
 
-class QuantizerBase:
-    """Mixin adding input and weight quantization to a Keras layer.
+_overrides = threading.local()
 
-    Subclasses set `_weight_quantizers` and implement `_forward(inputs, **weights)` with the
-    layer operation on already-quantized weights; `call` quantizes the input, reads the
-    quantized weights, and adds bias and activation.
+
+@contextlib.contextmanager
+def _overriding(layer: Any, values: dict[str, Any]) -> Any:
+    """Within this block (in this thread) `layer.<name>` reads as `values[name]`."""
+    active = getattr(_overrides, "values", None)
+    if active is None:
+        active = _overrides.values = {}
+    keys = [(id(layer), name) for name in values]
+    previous = {key: active[key] for key in keys if key in active}
+    active.update(zip(keys, values.values(), strict=True))
+    try:
+        yield
+    finally:
+        for key in keys:
+            active.pop(key, None)
+        active.update(previous)
+
+
+class _LayerAttribute:
+    """A weight (or `padding`) attribute of a quantized layer, e.g. ``layer.kernel``.
+
+    Reads give, in order: the value set by `_overriding` for this layer in this thread (the
+    quantized kernel while a Keras layer's own `call` runs, see `QuantizerBase`); inside
+    `quantized_scope(True)` a `QuantizedWeight` view when the weight has a quantizer (as Larq's
+    ``layer.kernel`` is a ``QuantizedVariable``); otherwise the attribute as it is without this
+    descriptor (`raw`): a property further up the class hierarchy (Keras' ``Dense.kernel``) or
+    the instance's own value.
     """
 
-    _weight_quantizers: ClassVar[tuple[_WeightQuantizer, ...]] = ()
+    def __init__(self, name: str, fallback: Any, quantizer_argument: str | None) -> None:
+        self.name = name
+        self.fallback = fallback
+        self.quantizer_argument = quantizer_argument
+
+    def raw(self, layer: Any) -> Any:
+        if self.fallback is not None:
+            return self.fallback.__get__(layer, type(layer))
+        try:
+            return layer.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __get__(self, layer: Any, owner: Any = None) -> Any:
+        if layer is None:
+            return self
+        active = getattr(_overrides, "values", None)
+        if active and (id(layer), self.name) in active:
+            return active[(id(layer), self.name)]
+        value = self.raw(layer)
+        if self.quantizer_argument is not None and value is not None and context.should_quantize():
+            quantizer = getattr(layer, self.quantizer_argument, None)
+            if quantizer is not None:
+                return _view(layer, value, quantizer)
+        return value
+
+    def __set__(self, layer: Any, value: Any) -> None:
+        if self.fallback is not None and hasattr(self.fallback, "__set__"):
+            self.fallback.__set__(layer, value)
+        else:
+            layer.__dict__[self.name] = value
+
+
+def _install_attribute(cls: type, name: str, quantizer_argument: str | None) -> None:
+    """Put a `_LayerAttribute` for `name` on `cls` (once per class hierarchy)."""
+    inherited = next((c.__dict__[name] for c in cls.__mro__[1:] if name in c.__dict__), None)
+    if isinstance(inherited, _LayerAttribute):
+        return
+    fallback = inherited if hasattr(inherited, "__get__") else None
+    setattr(cls, name, _LayerAttribute(name, fallback, quantizer_argument))
+
+
+def _view(layer: Any, variable: Any, quantizer: Any) -> QuantizedWeight:
+    """The layer's `QuantizedWeight` of `variable`: the same object on every read, so that code
+    comparing weights by identity (``w in layer.trainable_weights``) works inside the scope."""
+    views = layer.__dict__.setdefault("_bnnstat_quantized_views", {})  # bypasses tracking
+    view = views.get(id(variable))
+    if view is None or view.latent_variable is not variable or view.quantizer is not quantizer:
+        view = views[id(variable)] = QuantizedWeight(variable, quantizer)
+    return view
+
+
+def _raw(layer: Any, name: str) -> Any:
+    """Attribute `name` of `layer` without overrides or quantized views: the latent variable."""
+    descriptor = getattr(type(layer), name, None)
+    if isinstance(descriptor, _LayerAttribute):
+        return descriptor.raw(layer)
+    return getattr(layer, name)
+
+
+def _read(variable: Any) -> Any:
+    """The variable's current value as a tensor (autocast under mixed precision).
+
+    `keras.ops.convert_to_tensor` would return a Keras variable unchanged (it counts as a tensor).
+    """
+    return tf.convert_to_tensor(variable)
+
+
+def quantize_value(quantizer: Any, value: Any) -> Any:
+    """`quantizer(value)` for export: a bnnstat quantizer's training metrics are not updated."""
+    if isinstance(quantizer, quantizers._BaseQuantizer) and (
+        type(quantizer).call is quantizers._BaseQuantizer.call
+    ):
+        return quantizer._quantize(value)
+    return quantizer(value)
+
+
+class QuantizedWeight:
+    """A latent weight variable read through its quantizer (Larq's ``QuantizedVariable`` view).
+
+    Quantized layers hand these out from `weights` inside `quantized_scope(True)`. Reading the
+    value (`value`, `numpy()`, `np.asarray`, `tf.convert_to_tensor`) gives
+    ``quantizer(latent value)``; everything else (`name`, `path`, `shape`, `dtype`, `trainable`,
+    `assign`, ...) is the latent variable's, so assigning writes the latent weight, as in Larq.
+    """
+
+    def __init__(self, variable: Any, quantizer: Any) -> None:
+        self.latent_variable = variable
+        self.quantizer = quantizer
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("latent_variable", "quantizer"):  # not set yet (copy, unpickling)
+            raise AttributeError(name)
+        return getattr(self.latent_variable, name)
+
+    @property
+    def value(self) -> Any:
+        return quantize_value(self.quantizer, _read(self.latent_variable))
+
+    def read_value(self) -> Any:
+        return self.value
+
+    def numpy(self) -> Any:
+        return keras.ops.convert_to_numpy(self.value)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> Any:
+        return tf.convert_to_tensor(self.value, dtype=dtype, name=name)
+
+    def __repr__(self) -> str:
+        return f"<QuantizedWeight path={self.latent_variable.path} quantizer={self.quantizer!r}>"
+
+
+class QuantizerBase:
+    """Mixin adding input and weight quantization to a Keras layer (Larq's ``QuantizerBase``).
+
+    bnnstat's layers set `_weight_quantizers` and implement `_forward(inputs, **weights)` with
+    the layer operation on already-quantized weights; `call` quantizes the input, reads the
+    quantized weights, and adds bias and activation.
+
+    As in Larq, it also turns any Keras layer that reads its weight as ``self.kernel`` into a
+    quantized one, e.g. ``class QuantConv1DTranspose(QuantizerBase, keras.layers.
+    Conv1DTranspose)``: such a subclass (one without its own `_forward`) takes
+    `input_quantizer` and `kernel_quantizer` arguments and runs the Keras layer's own `call` on
+    the quantized input while ``self.kernel`` reads as the quantized kernel (per thread, only
+    during that call). `QuantizerDepthwiseBase`, `QuantizerSeparableBase` and
+    `QuantizerBaseConv` do the same for depthwise/pointwise kernels and `pad_values`.
+    """
+
+    _weight_quantizers: ClassVar[tuple[_WeightQuantizer, ...]] = _kernel_spec("kernel")
+    _generic: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._generic = cls._forward is QuantizerBase._forward
+        if not issubclass(cls, keras.layers.Layer):
+            return
+        for spec in cls._weight_quantizers:
+            _install_attribute(cls, spec.variable.lstrip("_"), spec.argument)
+        if cls._generic and issubclass(cls, QuantizerBaseConv):
+            _install_attribute(cls, "padding", None)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not self._generic:
+            super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+            return
+        input_quantizer = kwargs.pop("input_quantizer", None)
+        weight_quantizers = {
+            spec.argument: kwargs.pop(spec.argument, None) for spec in self._weight_quantizers
+        }
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._set_quantizers(input_quantizer, **weight_quantizers)
 
     def _set_quantizers(self, input_quantizer: Any, **weight_quantizers: Any) -> None:
         self.input_quantizer = quantizers.get(input_quantizer)
@@ -105,45 +287,44 @@ class QuantizerBase:
         super().build(input_shape)  # type: ignore[misc]
         for spec in self._weight_quantizers:
             quantizer = getattr(self, spec.argument)
-            tag_precision(getattr(self, spec.variable), precision_of(quantizer))
+            tag_precision(_raw(self, spec.variable), precision_of(quantizer))
 
     def _quantized_pairs(self) -> list[tuple[Any, Any]]:
         """(latent variable, quantizer) for every weight that has a quantizer."""
         pairs = []
         for spec in self._weight_quantizers:
             quantizer = getattr(self, spec.argument)
-            variable = getattr(self, spec.variable, None)
+            try:
+                variable = _raw(self, spec.variable)
+            except AttributeError:  # not built yet
+                continue
             if quantizer is not None and variable is not None:
                 pairs.append((variable, quantizer))
         return pairs
 
     def _read_weight(self, spec: _WeightQuantizer) -> Any:
-        """The weight as used in the forward pass: quantizer(latent) or the latent variable."""
-        variable = getattr(self, spec.variable)
-        quantizer = getattr(self, spec.argument)
-        return variable if quantizer is None else quantizer(variable)
+        """The weight as used in the forward pass: quantizer(latent value) or the variable.
 
-    def _exported(self, variables: list[Any]) -> list[Any]:
-        """Replace quantized latent variables by their quantized values (in quantized_scope)."""
-        if not context.should_quantize():
-            return variables
-        quantized = {id(v): q for v, q in self._quantized_pairs()}
-        return [quantized[id(v)](v) if id(v) in quantized else v for v in variables]
+        As in Larq, a weight quantizer receives the variable's *value* (a tensor read under the
+        layer's autocast scope), never the variable itself: a `tf.custom_gradient` function
+        would otherwise have to handle variables captured in its body.
+        """
+        variable = _raw(self, spec.variable)
+        quantizer = getattr(self, spec.argument)
+        return variable if quantizer is None else quantizer(_read(variable))
 
     @property
     def weights(self) -> list[Any]:
-        return self._exported(super().weights)  # type: ignore[misc]
-
-    @property
-    def trainable_weights(self) -> list[Any]:
-        return self._exported(super().trainable_weights)  # type: ignore[misc]
-
-    @property
-    def non_trainable_weights(self) -> list[Any]:
-        return self._exported(super().non_trainable_weights)  # type: ignore[misc]
-
-    def get_weights(self) -> list[Any]:
-        return [keras.ops.convert_to_numpy(w) for w in self.weights]
+        """The layer's weights; inside `quantized_scope(True)` quantized weights are read through
+        their quantizer (`QuantizedWeight` views), so `get_weights()`, `.h5` / `.keras` saving
+        and `save_weights` see the quantized values."""
+        variables = super().weights  # type: ignore[misc]
+        if not context.should_quantize():
+            return variables
+        quantized = {id(v): q for v, q in self._quantized_pairs()}
+        return [
+            _view(self, v, quantized[id(v)]) if id(v) in quantized else v for v in variables
+        ]
 
     def save_own_variables(self, store: Any) -> None:
         if not context.should_quantize():
@@ -153,12 +334,18 @@ class QuantizerBase:
         super().save_own_variables(staged)  # type: ignore[misc]
         quantized = {id(v): q for v, q in self._quantized_pairs()}
         for key, value in staged.items():
-            store[key] = quantized[id(value)](value) if id(value) in quantized else value
+            if id(value) in quantized:
+                value = QuantizedWeight(value, quantized[id(value)])
+            if isinstance(value, QuantizedWeight):  # e.g. Keras' Conv reads `self.kernel`
+                value = value.numpy()
+            store[key] = value
 
     # -- forward -------------------------------------------------------------------------
-    def call(self, inputs: Any) -> Any:
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         if self.input_quantizer is not None:
             inputs = self.input_quantizer(inputs)
+        if self._generic:
+            return self._generic_call(inputs, *args, **kwargs)
         weights = {
             spec.variable.lstrip("_"): self._read_weight(spec) for spec in self._weight_quantizers
         }
@@ -171,6 +358,20 @@ class QuantizerBase:
 
     def _forward(self, inputs: Any, **weights: Any) -> Any:
         raise NotImplementedError
+
+    def _generic_call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The Keras layer's own `call`, with quantized weights (and `pad_values` padding)."""
+        overrides = {
+            spec.variable: self._read_weight(spec)
+            for spec in self._weight_quantizers
+            if getattr(self, spec.argument) is not None
+        }
+        if isinstance(self, QuantizerBaseConv):
+            inputs, padding = self._pad(inputs)
+            if padding != self.padding:
+                overrides["padding"] = padding
+        with _overriding(self, overrides):
+            return super().call(inputs, *args, **kwargs)  # type: ignore[misc]
 
     def _bias_for(self, outputs: Any) -> Any:
         """The bias reshaped to broadcast over `outputs` (channel axis last or first)."""
@@ -241,6 +442,58 @@ class _PadValues:
     def _pad_config(self, config: dict[str, Any]) -> dict[str, Any]:
         config["pad_values"] = float(keras.ops.convert_to_numpy(self.pad_values))
         return config
+
+
+_SEPARABLE_QUANTIZERS = (
+    _WeightQuantizer(
+        "depthwise_quantizer",
+        "depthwise_kernel",
+        "depthwise_constraint",
+        "Using a binary `depthwise_quantizer` without setting `depthwise_constraint` " + _STARVED,
+    ),
+    _WeightQuantizer(
+        "pointwise_quantizer",
+        "pointwise_kernel",
+        "pointwise_constraint",
+        "Using a binary `pointwise_quantizer` without setting `pointwise_constraint` " + _STARVED,
+    ),
+)
+
+
+class QuantizerBaseConv(_PadValues):
+    """Larq's ``QuantizerBaseConv``: adds `pad_values` to a convolution used with
+    `QuantizerBase` (``class X(QuantizerBase, QuantizerBaseConv, keras.layers.Conv1D)``):
+    with ``padding="same"`` the quantized input is padded with `pad_values` instead of 0."""
+
+    def __init__(self, *args: Any, pad_values: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self._set_pad_values(pad_values)
+
+    def get_config(self) -> dict[str, Any]:
+        return self._pad_config(super().get_config())  # type: ignore[misc]
+
+
+_DEPTHWISE_QUANTIZER = _WeightQuantizer(
+    "depthwise_quantizer",
+    "kernel",
+    "depthwise_constraint",
+    f"Using a binary weight quantizer without setting `depthwise_constraint` {_STARVED}",
+)
+
+
+class QuantizerDepthwiseBase(QuantizerBase):
+    """Larq's ``QuantizerDepthwiseBase``: `QuantizerBase` for a depthwise convolution, whose
+    kernel (``self.kernel``) is quantized by `depthwise_quantizer`."""
+
+    _weight_quantizers = (_DEPTHWISE_QUANTIZER,)
+
+
+class QuantizerSeparableBase(QuantizerBase):
+    """Larq's ``QuantizerSeparableBase``: `QuantizerBase` for a separable convolution, whose
+    ``depthwise_kernel`` / ``pointwise_kernel`` are quantized by `depthwise_quantizer` /
+    `pointwise_quantizer`."""
+
+    _weight_quantizers = _SEPARABLE_QUANTIZERS
 
 
 # ------------------------------------------------------------------------------------------
@@ -494,14 +747,7 @@ class QuantDepthwiseConv2D(_PadValues, QuantizerBase, keras.layers.DepthwiseConv
     Extra arguments: `input_quantizer`, `depthwise_quantizer`, `pad_values`.
     """
 
-    _weight_quantizers = (
-        _WeightQuantizer(
-            "depthwise_quantizer",
-            "kernel",
-            "depthwise_constraint",
-            f"Using a binary weight quantizer without setting `depthwise_constraint` {_STARVED}",
-        ),
-    )
+    _weight_quantizers = (_DEPTHWISE_QUANTIZER,)
 
     def __init__(
         self,
@@ -559,22 +805,6 @@ class QuantDepthwiseConv2D(_PadValues, QuantizerBase, keras.layers.DepthwiseConv
 
     def get_config(self) -> dict[str, Any]:
         return self._pad_config(super().get_config())
-
-
-_SEPARABLE_QUANTIZERS = (
-    _WeightQuantizer(
-        "depthwise_quantizer",
-        "depthwise_kernel",
-        "depthwise_constraint",
-        "Using a binary `depthwise_quantizer` without setting `depthwise_constraint` " + _STARVED,
-    ),
-    _WeightQuantizer(
-        "pointwise_quantizer",
-        "pointwise_kernel",
-        "pointwise_constraint",
-        "Using a binary `pointwise_quantizer` without setting `pointwise_constraint` " + _STARVED,
-    ),
-)
 
 
 class _QuantSeparableConv(_PadValues, QuantizerBase):
@@ -809,8 +1039,8 @@ class QuantConv3DTranspose(_QuantConvTranspose, keras.layers.Conv3DTranspose):
         kernel_size: Any,
         strides: Any = (1, 1, 1),
         padding: str = "valid",
-        data_format: str | None = None,
         output_padding: Any = None,
+        data_format: str | None = None,
         dilation_rate: Any = (1, 1, 1),
         activation: Any = None,
         use_bias: bool = True,

@@ -36,7 +36,8 @@ class FlipRatio(keras.metrics.Metric):
     Quantizers accept ``metrics=["flip_ratio"]`` and then update one of these on every call.
 
     Args:
-        values_dtype: dtype the tracked values are cast to before comparison.
+        values_dtype: dtype the tracked values are cast to before comparison (stored as a
+            `tf.DType` in the attribute `values_dtype`, as in Larq).
         name: metric name (quantizers use ``flip_ratio/<quantizer name>``).
         dtype: dtype of the running mean.
     """
@@ -45,8 +46,9 @@ class FlipRatio(keras.metrics.Metric):
         self, values_dtype: str = "int8", name: str = "flip_ratio", dtype: Any = None
     ) -> None:
         super().__init__(name=name, dtype=dtype)
-        self.values_dtype = tf.as_dtype(values_dtype).name
+        self.values_dtype = tf.as_dtype(values_dtype)
         self._previous_values = None
+        self.built = False  # True once the previous-values variable exists (as in Larq)
         self.total = self.add_variable(
             shape=(), initializer="zeros", dtype=self.dtype, name="total"
         )
@@ -64,9 +66,13 @@ class FlipRatio(keras.metrics.Metric):
             )
         with tf.init_scope():
             self._previous_values = self.add_variable(
-                shape=shape, initializer="zeros", dtype=self.values_dtype, name="previous_values"
+                shape=shape,
+                initializer="zeros",
+                dtype=self.values_dtype.name,
+                name="previous_values",
             )
         self._size = float(max(1, int(_prod(shape))))
+        self.built = True
 
     def update_state(self, values: Any, sample_weight: Any = None) -> None:
         values = tf.cast(tf.convert_to_tensor(values), self.values_dtype)
@@ -86,8 +92,18 @@ class FlipRatio(keras.metrics.Metric):
         self.total.assign(tf.zeros((), self.dtype))
         self.count.assign(tf.zeros((), self.dtype))
 
+    def reset_states(self) -> None:
+        """Larq's (and Keras 2's) older name of `reset_state`."""
+        self.reset_state()
+
+    @property
+    def stateful(self) -> bool:
+        """Always True: the result depends on every update since the last reset (Keras 2's
+        ``Metric.stateful``, which Larq code reads)."""
+        return True
+
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "values_dtype": self.values_dtype}
+        return {**super().get_config(), "values_dtype": self.values_dtype.name}
 
 
 def _prod(shape: Sequence[int]) -> int:

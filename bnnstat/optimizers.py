@@ -58,7 +58,7 @@ from keras import ops
 
 from bnnstat import _keras_compat as compat
 from bnnstat import _registry
-from bnnstat.utils import precision_of
+from bnnstat.utils import as_given, precision_of
 
 __all__ = ["Bop", "CaseOptimizer", "TrainsVariables"]
 
@@ -138,7 +138,8 @@ class _Hyperparameters:
         if isinstance(stored, Schedule):
             return keras.optimizers.schedules.serialize(stored)
         if isinstance(stored, keras.Variable):
-            return float(ops.convert_to_numpy(stored))
+            # the float32 variable holds 1e-8 as 9.99999993922529e-09: save it as given
+            return as_given(float(ops.convert_to_numpy(stored)))
         return keras.saving.serialize_keras_object(stored)
 
     @staticmethod

@@ -15,7 +15,7 @@ range as their scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,19 +112,28 @@ def plot_quantizer(
     x_range: tuple[float, float] = (-2.0, 2.0),
     overlay: bool = False,
     num: int = 801,
+    progress: Callable[[str], None] | None = None,
 ) -> Figure:
     """Plot quantizers' forward functions and pseudo-gradients.
 
     `quantizers` is one identifier or a list of them (``"ste_sign"``, ``SteSign()``, a
     function...). Default: one panel per quantizer, forward (solid) and pseudo-gradient (dashed)
     together. ``overlay=True``: two panels, all forward functions in one and all
-    pseudo-gradients in the other.
+    pseudo-gradients in the other. `progress`, when given, is called with a short status before
+    each step (``"quantizer 2/7: approx_sign"``).
     """
     single = isinstance(quantizers, (str, Mapping)) or callable(quantizers)
     identifiers = [quantizers] if single else list(quantizers)
     if not identifiers:
         raise BnnstatError("no quantizer to plot")
-    curves = [quantizer_curve(q, x_range, num) for q in identifiers]
+    curves = []
+    for number, identifier in enumerate(identifiers, start=1):
+        if progress is not None:
+            label = identifier if isinstance(identifier, str) else _display_name(identifier)
+            progress(f"quantizer {number}/{len(identifiers)}: {label}")
+        curves.append(quantizer_curve(identifier, x_range, num))
+    if progress is not None:
+        progress("drawing the figure")
     return _overlay_figure(curves) if overlay else _panel_figure(curves)
 
 
@@ -266,9 +275,16 @@ def plot_model(profile: ModelProfile | Mapping[str, Any], title: str | None = No
 # Flip statistics
 
 
-def plot_flip_ratios(series: Mapping[str, Sequence[tuple[float, float]]], title: str) -> Figure:
+def plot_flip_ratios(
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    title: str,
+    xlabel: str = "epoch",
+    ylabel: str = "share of binary weights flipped",
+) -> Figure:
     """Line plot of flip ratio against epoch, one line per layer: `series[layer]` is a list of
-    (epoch, ratio) points."""
+    (epoch, ratio) points. Epochs are whole numbers, so the x axis only has integer ticks."""
+    from matplotlib.ticker import MaxNLocator
+
     if not series:
         raise BnnstatError("no flip statistics to plot")
     figure = _new_figure(8, 4.5)
@@ -277,30 +293,56 @@ def plot_flip_ratios(series: Mapping[str, Sequence[tuple[float, float]]], title:
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         ax.plot(xs, ys, marker="o" if len(points) < 30 else None, label=layer)
-    _style_axes(ax, title, "epoch", "share of binary weights flipped")
+    _style_axes(ax, title, xlabel, ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
     return figure
 
 
+def threshold_histogram(
+    ratios: Mapping[str, np.ndarray], bins: int = 40
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Bin edges over log10(|m|/threshold) shared by all layers, and per layer the share of its
+    weights in each bin (each layer's shares add up to 1, so a small layer is as visible as a
+    large one). Ratios below 1e-12 (m = 0) fall in the first bin."""
+    import numpy as np
+
+    logs = {
+        name: np.log10(np.maximum(np.asarray(r, dtype=np.float64).ravel(), 1e-12))
+        for name, r in ratios.items()
+    }
+    filled = [v for v in logs.values() if v.size]
+    if not filled:
+        raise BnnstatError("no Bop state to plot")
+    low = min(float(v.min()) for v in filled)
+    high = max(float(v.max()) for v in filled)
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, bins + 1)
+    shares = {
+        name: np.histogram(values, bins=edges)[0] / values.size
+        for name, values in logs.items()
+        if values.size
+    }
+    return edges, shares
+
+
 def plot_threshold_ratios(
     ratios: Mapping[str, np.ndarray], title: str = "Bop: |m| / threshold per layer"
 ) -> Figure:
-    """Histogram (log scale) of |m|/threshold per binary layer: values >= 1 flip (given the sign
-    of w*m) at the next step."""
-    import numpy as np
-
+    """Histogram (log scale) of |m|/threshold per binary layer, as the share of each layer's
+    weights per bin: values >= 1 flip (given the sign of w*m) at the next step."""
     if not ratios:
         raise BnnstatError("no Bop state to plot")
+    edges, shares = threshold_histogram(ratios)
     figure = _new_figure(8, 4.5)
     ax = figure.subplots()
-    values = [
-        np.log10(np.maximum(np.asarray(r, dtype=np.float64).ravel(), 1e-12))
-        for r in ratios.values()
-    ]
-    ax.hist(values, bins=40, label=list(ratios), histtype="step")
+    for name, share in shares.items():
+        ax.stairs(share, edges, label=name)
     ax.axvline(0, color="black", linestyle="--", linewidth=1)
-    _style_axes(ax, title, "log10(|m| / threshold)", "weights")
+    _style_axes(ax, title, "log10(|m| / threshold)", "share of the layer's weights")
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
     return figure
 

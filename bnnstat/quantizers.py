@@ -344,11 +344,40 @@ class Quantizer(keras.layers.Layer):
 
     precision: int | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Inputs are converted by `__call__` below (Keras' own conversion would cast float64).
+        self._convert_input_args = False
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Apply the quantizer. Inputs are converted as Keras does (floats cast to the compute
+        dtype), except that a float64 tensor stays float64, as Larq's quantizer functions keep
+        it, unless the dtype policy is a mixed-precision one (e.g. ``"mixed_float16"``)."""
+        dtype = self.input_dtype
+        if _is_float64_tensor(inputs) and not _is_mixed(self.dtype_policy):
+            dtype = "float64"
+        converted = self.dtype_policy.convert_input(inputs, self.autocast, dtype)
+        mask = getattr(inputs, "_keras_mask", None)  # a Keras mask rides on the tensor: keep it
+        if mask is not None and converted is not inputs:
+            converted._keras_mask = mask
+        return super().__call__(converted, *args, **kwargs)
+
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
     def compute_output_spec(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        return keras.KerasTensor(inputs.shape, dtype=inputs.dtype)
+
+
+def _is_float64_tensor(x: Any) -> bool:
+    """A tensor, Keras variable or symbolic Keras tensor of dtype float64 (not a NumPy array)."""
+    if not (tf.is_tensor(x) or isinstance(x, keras.KerasTensor)):
+        return False
+    return keras.backend.standardize_dtype(x.dtype) == "float64"
+
+
+def _is_mixed(policy: Any) -> bool:
+    return policy.compute_dtype != policy.variable_dtype
 
 
 class _BaseQuantizer(Quantizer):
@@ -648,19 +677,39 @@ for _name, _cls in _CLASSES.items():
     _registry.register_alias(_name, _cls)
 
 
-def serialize(quantizer: Any) -> Any:
-    """Keras 3 config of a quantizer (class instance or registered function)."""
-    return keras.saving.serialize_keras_object(quantizer)
+def serialize(quantizer: Any, use_legacy_format: bool = False) -> Any:
+    """Config of a quantizer (class instance or function).
+
+    Keras 3 format by default; with ``use_legacy_format=True`` the Keras 2 (Larq) format:
+    ``{"class_name": "SteSign", "config": {...}}`` (dtype as the policy name) for a quantizer
+    object and the function's name for a function.
+    """
+    if not use_legacy_format:
+        return keras.saving.serialize_keras_object(quantizer)
+    if quantizer is None:
+        return None
+    if hasattr(quantizer, "get_config"):
+        config = dict(quantizer.get_config())
+        if isinstance(config.get("dtype"), dict):  # Keras 2 wrote the policy's name
+            config["dtype"] = quantizer.dtype_policy.name
+        return {"class_name": type(quantizer).__name__, "config": config}
+    return getattr(quantizer, "__name__", None) or repr(quantizer)
 
 
-def deserialize(name: str | dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Any:
+def deserialize(
+    name: str | dict[str, Any],
+    custom_objects: dict[str, Any] | None = None,
+    use_legacy_format: bool = False,
+) -> Any:
     """Build a quantizer from a string or a (Keras 2 or Keras 3) config dict.
 
     Strings: a Larq alias (``"ste_sign"`` -> ``SteSign()``), a class name (``"SteSign"``), a
     function name, or a registered name ``"package>Name"``. Dicts: ``{"class_name", "config"}``
     as written by Keras 2 / Larq (its ``module`` and ``registered_name`` are ignored for our
-    classes) or by Keras 3 (including ``class_name="function"``).
+    classes) or by Keras 3 (including ``class_name="function"``). Both formats are recognised
+    whatever `use_legacy_format` says (the argument exists for Larq compatibility).
     """
+    del use_legacy_format
     if isinstance(name, str):
         return _from_string(name, custom_objects)
     if isinstance(name, dict):

@@ -11,6 +11,7 @@ quantized layers from their quantizer in ``build()``), and on functions by `set_
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -100,3 +101,25 @@ def memory_as_readable_str(num_bits: int) -> str:
             break
         size /= 1024
     return f"{size:,.2f} {unit}"
+
+
+def as_given(value: float) -> float:
+    """The shortest decimal that a float32 `value` round-trips to, as a Python float.
+
+    Hyperparameters such as Bop's threshold live in float32 variables, so reading one back gives
+    ``9.99999993922529e-09`` for a threshold given as ``1e-8``; this returns ``1e-08`` again (the
+    shortest ``%.Ng`` form whose float32 rounding equals the stored one). A value that is not
+    exactly a float32 (already a float64 with more digits) is returned unchanged.
+    """
+    value = float(value)
+    try:
+        stored = struct.pack("<f", value)
+    except OverflowError:
+        return value
+    if struct.unpack("<f", stored)[0] != value:
+        return value
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack("<f", candidate) == stored:
+            return candidate
+    return value

@@ -584,3 +584,119 @@ def test_cli_target_lce_with_the_real_rules():
     assert sorted({f["code"] for f in data["findings"]}) == expected_codes
     tight = _audit(CLEAN, "--target", "lce", "--max-deployed-size", str(deployment.total_bytes - 1))
     assert tight.exit_code == 1 and "FAIL  max_deployed_size" in tight.output
+
+
+# ------------------------------------------------------------------ several codes, --fail-on,
+# no quantized layer, budget digits, whole bytes
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ignore", "BNN003", "BNN007"],
+        ["--ignore", "BNN003,BNN007"],
+        ["--ignore", "BNN003", "--ignore", "bnn007"],
+        ["--ignore=BNN003", "bnn007"],
+    ],
+)
+def test_cli_ignore_takes_several_codes_in_every_form(args):
+    after = _audit(BAD, *args, "--format", "json")
+    before = CliRunner().invoke(main, ["audit", *args, BAD, "--format", "json"])
+    for result in (after, before):
+        assert result.exit_code == 0, result.output
+        found = {f["code"] for f in json.loads(result.output)["findings"]}
+        assert found and not found & {"BNN003", "BNN007"}
+
+
+def test_expand_ignore_stops_at_the_first_word_that_is_not_a_code():
+    from bnnstat.cli.audit import expand_ignore
+
+    assert expand_ignore(["--ignore", "BNN003", "BNN005,LCE001", "m.h5", "BNN001"]) == [
+        "--ignore", "BNN003", "--ignore", "BNN005,LCE001", "m.h5", "BNN001",
+    ]  # fmt: skip
+    assert expand_ignore(["--ignore", "BNN003", "--", "BNN004"]) == [
+        "--ignore", "BNN003", "--", "BNN004",
+    ]  # fmt: skip
+    # a trailing code after FILE is an extra argument again: one line, exit 2
+    extra = _audit(BAD, "BNN003")
+    assert extra.exit_code == 2 and "unexpected extra argument" in extra.output
+
+
+def test_fail_on_warning_and_info():
+    record = BROKEN["BNN005"]()  # one warning, no error
+    assert au.audit(record).passed
+    assert not au.audit(record, fail_on="warning").passed
+    assert au.audit(record, fail_on="warning", ignore=["BNN005"]).passed
+    info_only = BROKEN["BNN008"]()
+    assert {f.severity for f in au.audit(info_only).findings} == {"info"}
+    assert au.audit(info_only, fail_on="warning").passed
+    assert not au.audit(info_only, fail_on="info").passed
+    with pytest.raises(BnnstatError, match="unknown severity"):
+        au.audit(record, fail_on="fatal")
+
+
+def test_cli_fail_on():
+    ignore_errors = ["--ignore", *ERROR_CODES]
+    assert _audit(BAD, *ignore_errors).exit_code == 0
+    strict = _audit(BAD, *ignore_errors, "--fail-on", "warning")
+    assert strict.exit_code == 1 and "failing on warning and above" in strict.output
+    assert _audit(CLEAN, "--fail-on", "info").exit_code == 0
+    bad = _audit(CLEAN, "--fail-on", "fatal")
+    assert bad.exit_code == 2 and "'--fail-on'" in bad.output
+
+
+def test_model_without_quantized_layer_gets_an_info_finding():
+    float_model = model(layer("conv", "Conv2D", kernel=32), layer("dense", "Dense", kernel=32))
+    findings = au.find_problems(float_model)
+    assert [(f.code, f.severity, f.layer) for f in findings] == [("BNN012", "info", None)]
+    assert au.audit(float_model).passed and not au.audit(float_model, fail_on="info").passed
+    assert au.audit(float_model, ignore=["BNN012"]).findings == ()
+    # one quantized input is enough to be a quantized model
+    inputs_only = model(layer("conv", "QuantConv2D", kernel=32, inputs=SIGN))
+    assert "BNN012" not in codes(inputs_only)
+    text = audit_report.render_text(au.audit(float_model), "float.h5")
+    assert "BNN012 info" in text and "findings: none" not in text
+
+
+def test_budget_lines_show_digits_that_tell_limit_and_actual_apart():
+    # 28.66 KiB is 29,347 bytes; quicknet_small has 29,352 bytes of weight memory
+    result = _audit(CLEAN, "--max-memory", "28.66KiB")
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if "max_memory" in x)
+    assert line.split() == [
+        "FAIL", "max_memory", "28.66", "KiB", "=", "29,352", "B",
+        "(limit", "<=", "28.66", "KiB", "=", "29,347", "B)",
+    ]  # fmt: skip
+    # short forms that already differ stay short
+    far = _audit(CLEAN, "--max-memory", "1KiB")
+    assert " B" not in next(x for x in far.output.splitlines() if "max_memory" in x)
+    check = au.BudgetCheck("min_binarized_macs", 0.95241, 0.952409, False)
+    actual, limit = audit_report.format_budget(check)
+    assert actual != limit and float(actual) == 0.952409 and float(limit) == 0.95241
+
+
+@pytest.mark.parametrize("text", ["1.5", "1.5B", "0.5 B"])
+def test_sizes_without_a_unit_are_whole_bytes(text):
+    with pytest.raises(BnnstatError, match="must be a whole number"):
+        au.parse_size(text)
+    result = _audit(CLEAN, "--max-memory", text)
+    assert result.exit_code == 2 and "must be a whole number" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cli_subprocess_several_codes_and_fail_on():
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "bnnstat", "audit", *args],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+
+    several = run(BAD, "--ignore", "BNN003", "BNN007")
+    assert several.returncode == 0, several.stdout + several.stderr
+    strict = run(BAD, "--ignore", "BNN003", "BNN007", "--fail-on", "warning")
+    assert strict.returncode == 1 and "FAILED" in strict.stdout
+    fraction = run(CLEAN, "--max-memory", "1.5")
+    assert fraction.returncode == 2 and fraction.stderr.count("\n") == 1

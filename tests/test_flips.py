@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from bnnstat.cli import main
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import flips as fl
-from bnnstat.inspect import serialize
+from bnnstat.inspect import flips_report, serialize
 from tests.conftest import REPO
 
 
@@ -460,3 +460,281 @@ def test_larq_keras2_file_with_known_flips(larq_fixtures, tmp_path):
         ("qconv_4", 0),
     ]
     assert result.total.total == 175232  # Larq's count of 1-bit parameters for this model
+
+
+# ------------------------------------------------------------------ restarts, sub-epoch sums
+
+
+def _jsonl(path, rows):
+    path.write_text(
+        "".join(
+            json.dumps({"epoch": e, "step": s, "layer": n, "flipped": f, "total": t}) + "\n"
+            for e, s, n, f, t in rows
+        )
+    )
+    return path
+
+
+# Two epoch-level runs appended to one file: the second run starts again at epoch 0, step 4.
+RESTARTED = [
+    (0, 4, "qa", 60, 100), (0, 4, "qb", 10, 50), (1, 8, "qa", 40, 100), (1, 8, "qb", 5, 50),
+    (0, 4, "qa", 53, 100), (0, 4, "qb", 20, 50), (1, 8, "qa", 7, 100), (1, 8, "qb", 1, 50),
+]  # fmt: skip
+
+
+def test_log_with_a_restart_is_split_into_runs(tmp_path):
+    result = fl.log_flips(_jsonl(tmp_path / "two_runs.jsonl", RESTARTED))
+    assert result.runs == 2 and not result.sub_epoch
+    assert [(e.run, e.epoch, [(x.flipped, x.total) for x in e.layers]) for e in result.epochs] == [
+        (1, 0, [(60, 100), (10, 50)]),
+        (1, 1, [(40, 100), (5, 50)]),
+        (2, 0, [(53, 100), (20, 50)]),
+        (2, 1, [(7, 100), (1, 50)]),
+    ]
+    assert max(x.ratio for e in result.epochs for x in e.layers) <= 1  # 113/100 before the split
+    assert set(result.series()) == {"qa (run 1)", "qb (run 1)", "qa (run 2)", "qb (run 2)"}
+    text = CliRunner().invoke(main, ["flips", str(tmp_path / "two_runs.jsonl")])
+    assert text.exit_code == 0
+    assert ["2", "0", "0.5300", "0.4000", f"{73 / 150:.4f}"] in [
+        line.split() for line in text.output.splitlines()
+    ]
+    assert "holds 2 runs" in text.output and "share of binary weights" in text.output
+    data = json.loads(
+        CliRunner()
+        .invoke(main, ["flips", str(tmp_path / "two_runs.jsonl"), "--format", "json"])
+        .output
+    )
+    assert data["runs"] == 2 and data["sub_epoch"] is False
+    assert [(e["run"], e["epoch"], e["records"]) for e in data["epochs"]] == [
+        (1, 0, 1), (1, 1, 1), (2, 0, 1), (2, 1, 1),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "rows, runs",
+    [
+        # a restart that reaches the same step again: the layer repeats at one (epoch, step)
+        ([(0, 4, "qa", 1, 10), (0, 4, "qa", 2, 10)], 2),
+        # the epoch goes back while the step goes on (a second fit() with the same callback)
+        ([(2, 30, "qa", 1, 10), (0, 40, "qa", 2, 10)], 2),
+        # sub-epoch records of one run: steps and epochs only grow
+        ([(0, 10, "qa", 1, 10), (0, 20, "qa", 2, 10), (1, 30, "qa", 3, 10)], 1),
+        # end-of-epoch records without a step (older logs)
+        ([(0, None, "qa", 1, 10), (1, None, "qa", 2, 10), (0, None, "qa", 3, 10)], 2),
+    ],
+)
+def test_split_runs(rows, runs):
+    entries = [fl.LogEntry(e, s, n, f, t, f / t) for e, s, n, f, t in rows]
+    assert len(fl.split_runs(entries)) == runs
+    assert sum(len(run) for run in fl.split_runs(entries)) == len(entries)
+
+
+def test_sub_epoch_logs_say_what_their_values_are(tmp_path):
+    result = fl.log_flips(_write_log(tmp_path / "steps.jsonl", "jsonl"))
+    assert result.runs == 1 and result.sub_epoch
+    assert [e.records for e in result.epochs] == [2, 1]
+    text = flips_report.render_log(result)
+    assert "sub-epoch sums" in text and "flip events per binary weight" in text
+    assert "Run" not in text.splitlines()[1]
+
+
+def test_real_log_with_a_restart_never_reports_a_share_above_one(tf, tmp_path):
+    """Two real runs appended to one log (a restart with FlipStatistics(append=True)): the
+    second run's records are counted on their own, matching the sign changes of its own
+    epochs."""
+    import keras
+
+    import bnnstat as lq
+
+    keras.utils.set_random_seed(3)
+    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, name="stem"),
+            lq.layers.QuantDense(8, use_bias=False, name="qa", **binary),
+            keras.layers.Dense(1, name="head"),
+        ]
+    )
+    model.compile(optimizer=lq.optimizers.Bop(threshold=1e-9, gamma=0.9), loss="mse")
+    rng = np.random.default_rng(2)
+    x, y = rng.random((16, 6)), rng.random((16, 1))
+    log = tmp_path / "restarted.csv"
+    kernels = [np.array(model.get_layer("qa").kernel)]
+    for _ in range(2):  # each fit() is a fresh process's callback: steps restart at 0
+        callback = lq.callbacks.FlipStatistics(log, append=True)
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[callback])
+        kernels.append(np.array(model.get_layer("qa").kernel))
+    result = fl.log_flips(log)
+    assert result.runs == 2 and [e.epoch for e in result.epochs] == [0, 1, 0, 1]
+    assert all(0 <= x.ratio <= 1 for e in result.epochs for x in e.layers)
+    per_run = [sum(e.layers[0].flipped for e in result.epochs if e.run == r) for r in (1, 2)]
+    # per run, the epochs' flips are at least the net sign changes over that run
+    for run, (before, after) in enumerate(zip(kernels, kernels[1:], strict=False)):
+        assert per_run[run] >= fl.sign_flips(before, after)
+
+
+# ------------------------------------------------------------------ weights-only checkpoints,
+# series of checkpoints
+
+
+def _flip_some(path, counts):
+    """Flip the sign of the first `count` non-zero values of each named HDF5 dataset."""
+    import h5py
+
+    with h5py.File(path, "r+") as handle:
+        for name, count in counts.items():
+            dataset = handle[name]
+            values = dataset[()]
+            flat = values.reshape(-1)
+            flat[np.flatnonzero(flat != 0)[:count]] *= -1
+            dataset[...] = values
+
+
+def _weights_only_keras2(full, out):
+    """What Keras 2 `save_weights("x.h5")` writes: the `model_weights` group of a full file,
+    at the root, without any model config."""
+    import h5py
+
+    with h5py.File(full, "r") as source, h5py.File(out, "w") as target:
+        weights = source["model_weights"]
+        for key, value in weights.attrs.items():
+            target.attrs[key] = value
+        for name in weights:
+            weights.copy(name, target)
+    return out
+
+
+def test_keras2_weights_only_checkpoints_need_and_use_model(larq_fixtures, tmp_path):
+    full = larq_fixtures / "binary_cnn_cifar.h5"
+    before = _weights_only_keras2(full, tmp_path / "epoch_1.h5")
+    after = _weights_only_keras2(full, tmp_path / "epoch_2.h5")
+    _flip_some(after, {"qdwconv_2/qdwconv_2/depthwise_kernel:0": 5})
+    refused = CliRunner().invoke(main, ["flips", str(before), str(after)])
+    assert refused.exit_code == 2
+    assert "weights-only checkpoint" in refused.output and "--model FILE" in refused.output
+    result = fl.compare_checkpoints(before, after, model=full)
+    assert [(x.layer, x.flipped) for x in result.layers] == [
+        ("qconv_1", 0), ("qdwconv_2", 5), ("qsepconv_3", 0), ("qconv_4", 0),
+    ]  # fmt: skip
+    cli = CliRunner().invoke(
+        main, ["flips", str(before), str(after), "--model", str(full), "--format", "json"]
+    )
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.output)["flipped"] == 5
+    alone = CliRunner().invoke(main, ["flips", str(before), "--model", str(full)])
+    assert alone.exit_code == 2 and "--model applies to checkpoints" in alone.output
+
+
+def test_series_of_checkpoints(larq_fixtures, tmp_path):
+    import shutil
+
+    full = larq_fixtures / "binary_cnn_cifar.h5"
+    files = []
+    for epoch, flips_now in ((3, 0), (6, 4), (9, 9)):
+        path = tmp_path / f"ckpt_epoch{epoch:02d}.h5"
+        shutil.copyfile(files[-1] if files else full, path)
+        _flip_some(path, {"model_weights/qconv_4/qconv_4/kernel:0": flips_now})
+        files.append(path)
+    result = fl.checkpoint_series(files)
+    assert result.numbered and result.positions == (6, 9)
+    # the second flip touches the first 9 non-zero values, 4 of which were already flipped
+    assert [[(x.layer, x.flipped) for x in pair.layers if x.flipped] for pair in result.pairs] == [
+        [("qconv_4", 4)],
+        [("qconv_4", 9)],
+    ]
+    total = result.pairs[0].total.total
+    assert result.series()["qconv_4"] == [
+        (6, 4 / result.pairs[0].layers[-1].total),
+        (9, 9 / result.pairs[0].layers[-1].total),
+    ]
+    out = tmp_path / "series.png"
+    cli = CliRunner().invoke(
+        main, ["flips", *map(str, files), "--plot", str(out)], catch_exceptions=False
+    )
+    assert cli.exit_code == 0, cli.output
+    assert "ckpt_epoch03.h5 -> ckpt_epoch06.h5" in cli.output
+    assert out.read_bytes().startswith(b"\x89PNG")
+    data = json.loads(
+        CliRunner().invoke(main, ["flips", *map(str, files), "--format", "json"]).output
+    )
+    assert data["kind"] == "checkpoint_series" and [p["position"] for p in data["pairs"]] == [6, 9]
+    assert [p["flipped"] for p in data["pairs"]] == [4, 9] and data["pairs"][0]["total"] == total
+    # a quoted pattern is expanded (sorted) like the shell would
+    globbed = CliRunner().invoke(
+        main, ["flips", str(tmp_path / "ckpt_epoch*.h5"), "--format", "json"]
+    )
+    assert json.loads(globbed.output)["checkpoints"] == [str(f) for f in files]
+
+
+def test_series_without_numbers_uses_positions(larq_fixtures, tmp_path):
+    import shutil
+
+    names = ["first.h5", "second.h5", "third.h5"]
+    for name in names:
+        shutil.copyfile(larq_fixtures / "binary_cnn_cifar.h5", tmp_path / name)
+    result = fl.checkpoint_series([tmp_path / n for n in names])
+    assert not result.numbered and result.positions == (1, 2)
+    assert all(pair.total.flipped == 0 for pair in result.pairs)
+
+
+def test_series_usage_errors(tmp_path):
+    log = _write_log(tmp_path / "f.csv", "csv")
+    mlp = REPO / "sample_models" / "binarynet_mlp.h5"
+    quicknet = REPO / "sample_models" / "quicknet_small.keras"
+    runner = CliRunner()
+    with_log = runner.invoke(main, ["flips", str(mlp), str(quicknet), str(log)])
+    assert with_log.exit_code == 2 and "f.csv is not an .h5 or .keras checkpoint" in with_log.output
+    mixed = runner.invoke(
+        main, ["flips", str(mlp), str(quicknet), str(REPO / "sample_models" / "bad_practices.h5")]
+    )
+    assert mixed.exit_code == 2 and "not the same architecture" in mixed.output
+    two_plot = runner.invoke(main, ["flips", str(mlp), str(mlp), "--plot", str(tmp_path / "x.png")])
+    assert two_plot.exit_code == 2 and "not to two checkpoints" in two_plot.output
+
+
+def test_real_weights_only_checkpoints_series(tf, tmp_path):
+    """ModelCheckpoint(save_weights_only=True) files from a real Bop run, with --model: each
+    pair's flips equal the sign changes of the kernels between those epochs."""
+    import keras
+
+    import bnnstat as lq
+
+    keras.utils.set_random_seed(7)
+    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(8, name="stem"),
+            lq.layers.QuantDense(8, use_bias=False, name="qa", **binary),
+            keras.layers.Dense(1, name="head"),
+        ]
+    )
+    model.compile(optimizer=lq.optimizers.Bop(threshold=1e-9, gamma=0.9), loss="mse")
+    model.save(tmp_path / "model.keras")
+    kernels = []
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            kernels.append(np.array(model.get_layer("qa").kernel))
+
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "ckpt_{epoch:02d}.weights.h5"), save_weights_only=True
+    )
+    rng = np.random.default_rng(4)
+    model.fit(rng.random((16, 6)), rng.random((16, 1)), batch_size=4, epochs=3, verbose=0,
+              callbacks=[Keep(), checkpoint])  # fmt: skip
+    files = sorted(tmp_path.glob("ckpt_*.weights.h5"))
+    assert len(files) == 3
+    result = fl.checkpoint_series(files, model=tmp_path / "model.keras")
+    assert result.positions == (2, 3)
+    expected = [fl.sign_flips(a, b) for a, b in zip(kernels, kernels[1:], strict=False)]
+    assert [pair.layers[0].flipped for pair in result.pairs] == expected
+    assert sum(expected) > 0  # the run did flip weights
+    done = subprocess.run(
+        [sys.executable, "-m", "bnnstat", "flips", *map(str, files), "--model",
+         str(tmp_path / "model.keras"), "--format", "json"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [p["flipped"] for p in json.loads(done.stdout)["pairs"]] == expected

@@ -146,3 +146,26 @@ def test_custom_objects_are_passed_through(tf, tmp_path):
         models.load_model(tmp_path / "t.keras")
     loaded = models.load_model(tmp_path / "t.keras", custom_objects={"triple": triple})
     np.testing.assert_allclose(loaded.predict(np.ones((1, 2)), verbose=0), [[3.0, 3.0]])
+
+
+def test_keras3_h5_compiled_with_loss_and_metric_names_resumes(tf, tmp_path):
+    """`compile(loss="mse", metrics=["mae"])` saved to HDF5: Keras 3.15's own reader cannot
+    deserialize "mse"; ours compiles with the names and restores Adam's state."""
+    import keras
+
+    from bnnstat import models
+
+    x, y = np.ones((8, 6), "float32"), np.ones((8, 2), "float32")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    path = tmp_path / "named.h5"
+    model.save(path)
+
+    loaded = models.load_model(path)
+    assert loaded.loss == "mse"
+    assert int(loaded.optimizer.iterations.numpy()) == 4
+    for saved, restored in zip(model.optimizer.variables, loaded.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(restored))
+    history = loaded.fit(x, y, epochs=1, batch_size=4, verbose=0).history
+    assert set(history) == {"loss", "mae"}

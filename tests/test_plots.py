@@ -275,6 +275,120 @@ def test_cli_plot_model_bad_input(tmp_path):
     assert result.exit_code == 2 and "missing.h5" in result.output
 
 
+# ------------------------------------------------------------------ progress, epoch ticks,
+# Bop-state shares
+
+
+class _Terminal:
+    """A stderr stand-in that says it is a terminal and records what is written."""
+
+    def __init__(self, tty=True):
+        self.text, self.tty = "", tty
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_progress_shows_slow_work_on_a_terminal_and_erases_it():
+    import time
+
+    from bnnstat.cli._progress import Progress
+
+    terminal = _Terminal()
+    with Progress(terminal, delay=0.05) as progress:
+        progress.update("importing TensorFlow")
+        time.sleep(0.3)
+        progress.update("quantizer 1/2: ste_sign")
+    written = terminal.text
+    assert "\rbnnstat: importing TensorFlow ..." in written
+    assert "\rbnnstat: quantizer 1/2: ste_sign ..." in written
+    # erased over the width of the longest line shown
+    assert written.endswith("\r" + " " * len("bnnstat: quantizer 1/2: ste_sign ...") + "\r")
+
+
+def test_progress_is_silent_for_fast_work_and_for_non_terminals():
+    import time
+
+    from bnnstat.cli._progress import Progress
+
+    fast = _Terminal()
+    with Progress(fast, delay=5) as progress:
+        progress.update("reading")
+    piped = _Terminal(tty=False)
+    with Progress(piped, delay=0) as progress:
+        progress.update("reading")
+        time.sleep(0.1)
+    assert fast.text == "" and piped.text == ""
+
+
+def test_plot_quantizer_reports_each_step(tf):
+    steps = []
+    plots.plot_quantizer(["ste_sign", "ste_tern"], progress=steps.append, num=11)
+    assert steps == ["quantizer 1/2: ste_sign", "quantizer 2/2: ste_tern", "drawing the figure"]
+
+
+def test_cli_progress_on_a_terminal_and_none_in_a_pipe(tmp_path):
+    """`plot quantizer` as a real process with stderr on a pseudo-terminal: the TensorFlow import
+    alone takes over a second, so the status line appears and is erased at the end."""
+    import pty
+
+    out = tmp_path / "q.png"
+    command = [sys.executable, "-m", "bnnstat", "plot", "quantizer", "ste_sign", "-o", str(out)]
+    # as a user runs it: without the TF_CPP_MIN_LOG_LEVEL that conftest sets for the tests
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    master, slave = pty.openpty()
+    done = subprocess.Popen(command, stderr=slave, stdout=subprocess.PIPE, cwd=REPO, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert done.wait(timeout=120) == 0
+    done.stdout.close()
+    seen = b"".join(chunks).decode()
+    assert "bnnstat: importing TensorFlow ..." in seen and seen.endswith(" \r")
+    assert "Could not find cuda" not in seen  # TensorFlow's own lines stay hidden
+    _check_image(out)
+    piped = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_flip_plot_has_integer_epoch_ticks():
+    figure = plots.plot_flip_ratios({"q": [(0, 0.2), (1, 0.1), (2, 0.05)]}, "flips")
+    ax = figure.axes[0]
+    ticks = ax.get_xticks()
+    assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks)
+
+
+def test_bop_histogram_is_a_share_per_layer():
+    rng = np.random.default_rng(0)
+    ratios = {"big": rng.lognormal(size=100_000), "small": rng.lognormal(size=64) * 10}
+    edges, shares = plots.threshold_histogram(ratios, bins=20)
+    assert len(edges) == 21 and set(shares) == {"big", "small"}
+    for share in shares.values():
+        assert share.sum() == pytest.approx(1.0) and share.max() <= 1
+    # the small layer is as tall as the big one, not 1/1500 of it
+    assert shares["small"].max() > 0.1 and shares["big"].max() > 0.1
+    figure = plots.plot_threshold_ratios(ratios)
+    ax = figure.axes[0]
+    assert ax.get_ylabel() == "share of the layer's weights"
+    assert ax.get_ylim()[1] <= 1.1
+    with pytest.raises(BnnstatError, match="no Bop state"):
+        plots.threshold_histogram({"empty": np.array([])})
+
+
 def test_plot_model_reads_the_typed_profile_like_its_json():
     from bnnstat.inspect import profile, reader, serialize
 

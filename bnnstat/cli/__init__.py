@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "summary",
         "Parameters, memory and MACs by precision (Larq-exact).",
     ),
+    "diff": (
+        "bnnstat.cli.diff",
+        "diff",
+        "Per-layer and total differences between two models.",
+    ),
     "plot": (
         "bnnstat.cli.plot",
         "plot",

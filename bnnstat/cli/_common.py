@@ -43,6 +43,29 @@ def reports_user_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def expand_paths(paths: tuple[Path, ...]) -> list[Path]:
+    """The files named by `paths`: each as given, except that a path which does not exist and
+    holds a glob character (``*``, ``?``, ``[``) is expanded, sorted (for shells that pass a
+    pattern through unexpanded, e.g. when quoted or on Windows). A pattern that matches nothing
+    is a `BnnstatError`."""
+    import glob
+
+    files: list[Path] = []
+    for path in paths:
+        text = str(path)
+        if path.exists() or not GLOB_CHARACTERS & set(text):
+            files.append(path)
+            continue
+        matches = sorted(glob.glob(text))
+        if not matches:
+            raise BnnstatError(f"{text}: no file matches this pattern")
+        files.extend(Path(match) for match in matches)
+    return files
+
+
 def emit(text: str, output: Path | None) -> None:
     """Print `text`, or write it to `output` when given."""
     if output is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bnnstat.cli._common import import_tensorflow_quietly, reports_user_errors
+from bnnstat.cli._progress import Progress
 from bnnstat.errors import BnnstatError
 
 # Every name `bnnstat.quantizers.get` resolves to a quantizer that can be built without
@@ -39,6 +40,24 @@ _OUTPUT = click.option(
 )
 
 
+def complete_quantizer(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[click.shell_completion.CompletionItem]:
+    """Shell completion of NAME: Larq's aliases first, then class names (no TensorFlow)."""
+    from click.shell_completion import CompletionItem
+
+    from bnnstat.plots import BUILTIN_QUANTIZERS
+
+    aliases = list(BUILTIN_QUANTIZERS)
+    others = sorted(PLOTTABLE_QUANTIZERS - set(aliases))
+    taken = set(ctx.params.get("names") or ())
+    return [
+        CompletionItem(name)
+        for name in (*aliases, *others)
+        if name.startswith(incomplete) and name not in taken
+    ]
+
+
 @click.group()
 def plot() -> None:
     """Plot quantizers (forward and pseudo-gradient) or a model's cost by precision."""
@@ -53,7 +72,7 @@ def plot() -> None:
         "  bnnstat plot quantizer ste_tern --range -3 3 -o ternary.pdf"
     ),
 )
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_quantizer)
 @_OUTPUT
 @click.option("--all", "all_builtins", is_flag=True, help="Plot every built-in quantizer.")
 @click.option(
@@ -88,9 +107,14 @@ def quantizer(
     for name in chosen:
         check_quantizer_name(name)
     _check_range(x_range)
-    import_tensorflow_quietly()
-    figure = plots.plot_quantizer(chosen, x_range=x_range, overlay=overlay)
-    plots.save_figure(figure, output)
+    with Progress() as progress:
+        progress.update("importing TensorFlow")
+        import_tensorflow_quietly()
+        figure = plots.plot_quantizer(
+            chosen, x_range=x_range, overlay=overlay, progress=progress.update
+        )
+        progress.update(f"writing {output}")
+        plots.save_figure(figure, output)
     click.echo(f"wrote {output} ({len(chosen)} quantizer(s))")
 
 
@@ -112,8 +136,13 @@ def model(path: Path, output: Path) -> None:
     from bnnstat.inspect.analysis import analyze
 
     _check_output(output)
-    analysis = analyze(reader.read(path))
-    plots.save_figure(plots.plot_model(analysis.profile, title=path.name), output)
+    with Progress() as progress:
+        progress.update(f"reading {path.name}")
+        analysis = analyze(reader.read(path))
+        progress.update("drawing the figure")
+        figure = plots.plot_model(analysis.profile, title=path.name)
+        progress.update(f"writing {output}")
+        plots.save_figure(figure, output)
     click.echo(f"wrote {output}")
 
 

@@ -12,10 +12,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bnnstat.cli._common import emit, import_tensorflow_quietly, output_option, reports_user_errors
+from bnnstat.cli._common import (
+    emit,
+    expand_paths,
+    import_tensorflow_quietly,
+    output_option,
+    reports_user_errors,
+)
 from bnnstat.errors import BnnstatError
 
 if TYPE_CHECKING:
+    from bnnstat.inspect.analysis import Analysis
     from bnnstat.inspect.records import ModelRecord
 
 ENGINES = ("static", "keras")
@@ -42,26 +49,40 @@ def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelReco
         return read(path, precision)
     if precision:
         raise BnnstatError("--precision only applies to --engine static")
-    import_tensorflow_quietly()
-    from bnnstat.inspect.keras_adapter import record
-    from bnnstat.loading import load
+    from bnnstat.cli._progress import Progress
 
-    loaded = load(path)
+    with Progress() as progress:  # the TensorFlow import alone takes seconds
+        progress.update("importing TensorFlow")
+        import_tensorflow_quietly()
+        from bnnstat.inspect.keras_adapter import record
+        from bnnstat.loading import load
+
+        progress.update(f"loading {path.name} with Keras")
+        loaded = load(path)
     return dataclasses.replace(record(loaded.model, loaded.saved_class_name), source=str(path))
+
+
+class _SummaryCommand(click.Command):
+    """Shows ``PATH...`` in the usage line; errors keep naming the argument ``'PATH'``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [p + "..." if p == "PATH" else p for p in super().collect_usage_pieces(ctx)]
 
 
 @click.command(
     "summary",
+    cls=_SummaryCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog=(
         "Examples:\n\n"
         "  bnnstat summary model.h5\n\n"
         "  bnnstat summary model.keras --format json --output profile.json\n\n"
-        "  bnnstat summary zoo_model.h5 --precision my_sign=1 --target lce"
+        "  bnnstat summary zoo_model.h5 --precision my_sign=1 --target lce\n\n"
+        "  bnnstat summary checkpoints/*.keras --compare --target lce"
     ),
 )
 # No click-side existence checks: the reader's own one-line message names the problem.
-@click.argument("path", type=click.Path(path_type=Path), metavar="PATH")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PATH")
 @click.option(
     "--format",
     "fmt",
@@ -100,9 +121,24 @@ def read_record(path: Path, engine: str, precision: dict[str, int]) -> ModelReco
     help="Add the predicted deployed view: per-layer bytes after Larq Compute Engine "
     "conversion, predicted .tflite size, share of binary MACs run as packed ops.",
 )
+@click.option(
+    "--larq-only",
+    is_flag=True,
+    help="Exactly Larq's two tables (larq.models.summary), without bnnstat's extensions and "
+    "notes (table and markdown formats).",
+)
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="One side-by-side table of the files' totals (params by bit width, memory, MACs by "
+    "precision, binarized MAC ratio, BOPs; predicted size with --target) instead of a report "
+    "per file.",
+)
 @reports_user_errors
 def summary(
-    path: Path,
+    paths: tuple[Path, ...],
+    larq_only: bool,
+    compare: bool,
     fmt: str,
     no_macs: bool,
     output: Path | None,
@@ -110,14 +146,41 @@ def summary(
     precision: tuple[str, ...],
     target: str | None,
 ) -> None:
-    """Parameters, memory and MACs by precision of the model saved at PATH (.h5 or .keras).
+    """Parameters, memory and MACs by precision of each model saved at PATH (.h5 or .keras).
 
     The numbers are exactly those of larq.models.summary; bnnstat's extensions (MACs of more
     layer types, bit operations, activation memory, a note for every '?') follow, marked.
+    Several files (or a quoted glob) give one report each, or one table with --compare.
     """
-    from bnnstat.inspect import report
-    from bnnstat.inspect.analysis import analyze
+    from bnnstat.inspect import compare as comparing
+    from bnnstat.inspect import compare_report, report
 
     overrides = parse_precision(precision)
-    record = read_record(path, engine, overrides)
-    emit(report.render(analyze(record, target), fmt, include_macs=not no_macs), output)
+    if larq_only and (compare or target is not None):
+        option = "--compare" if compare else "--target"
+        raise BnnstatError(f"--larq-only prints exactly Larq's two tables; drop {option}")
+    if larq_only and fmt not in ("table", "markdown"):
+        raise BnnstatError(f"--larq-only applies to --format table or markdown, not {fmt}")
+    files = expand_paths(paths)
+    analyses = [analyze_file(path, engine, overrides, target) for path in files]
+    if compare:
+        totals = [comparing.model_totals(a.profile, a.deployment) for a in analyses]
+        text = compare_report.render_comparison(totals, fmt, include_macs=not no_macs)
+    else:
+        text = compare_report.render_each(
+            [
+                (str(path), report.render(analysis, fmt, not no_macs, larq_only))
+                for path, analysis in zip(files, analyses, strict=True)
+            ],
+            fmt,
+        )
+    emit(text, output)
+
+
+def analyze_file(
+    path: Path, engine: str, precision: dict[str, int], target: str | None
+) -> Analysis:
+    """The `Analysis` of the model file at `path`, read by the chosen engine."""
+    from bnnstat.inspect.analysis import analyze
+
+    return analyze(read_record(path, engine, precision), target)

@@ -59,6 +59,13 @@ RULES: dict[str, Rule] = {
     )
 }
 
+# Model-level findings (no layer to point at), kept apart from the per-layer rules above.
+MODEL_RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (Rule("BNN012", "info", "no quantized layer at all (nothing is binarized)"),)
+}
+FAIL_LEVELS = ("error", "warning", "info")
+
 LayerTest = Callable[[LayerRecord], bool]
 
 
@@ -139,12 +146,15 @@ class AuditResult:
     budgets: tuple[BudgetCheck, ...] = ()
     findings: tuple[Finding, ...] = ()
     ignored: tuple[str, ...] = field(default=())
+    fail_on: str = "error"
 
     @property
     def passed(self) -> bool:
-        """All budgets hold and no error-level finding remains."""
+        """All budgets hold and no finding at or above the `fail_on` severity remains
+        (severities rank info < warning < error)."""
+        failing = FAIL_LEVELS[: FAIL_LEVELS.index(self.fail_on) + 1]
         return all(b.passed for b in self.budgets) and not any(
-            f.severity == "error" for f in self.findings
+            f.severity in failing for f in self.findings
         )
 
 
@@ -166,7 +176,9 @@ def parse_size(text: str) -> int:
     """Parse a size such as ``2MiB``, ``500KiB``, ``1.5MB`` or ``1200`` (bytes) into bytes.
 
     Binary units (KiB, MiB, GiB) are powers of 1024, decimal ones (kB/KB, MB, GB) powers of 1000.
-    Fractional byte counts are rounded down. Anything else raises `BnnstatError`.
+    A number without a unit (or with ``B``) counts bytes and must be whole: ``1.5`` is refused
+    rather than silently becoming 1 byte. With a larger unit, a fractional byte count is rounded
+    down. Anything else raises `BnnstatError`.
     """
     match = _SIZE.match(text)
     if not match or match.group(2) not in _SIZE_UNITS:
@@ -175,7 +187,13 @@ def parse_size(text: str) -> int:
             f"invalid size {text!r}: expected a number with an optional unit ({units}), "
             "e.g. 2MiB or 500KiB"
         )
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    number, unit = match.groups()
+    if _SIZE_UNITS[unit] == 1 and "." in number:
+        raise BnnstatError(
+            f"invalid size {text!r}: a size in bytes (no unit, or B) must be a whole number; "
+            "use a unit for fractions, e.g. 1.5KiB"
+        )
+    return int(float(number) * _SIZE_UNITS[unit])
 
 
 def parse_ratio(text: str) -> float:
@@ -569,11 +587,33 @@ RULE_FUNCTIONS = (
 )
 
 
+def is_quantized(layer: LayerRecord) -> bool:
+    """True when any weight, input or quantizer of `layer` has a precision below 32 bits."""
+    precisions = [w.precision for w in layer.weights]
+    precisions += [layer.input_precision, *(q.precision for q in layer.quantizers.values())]
+    return any(p is not None and p < 32 for p in precisions)
+
+
+def rule_no_quantized_layer(record: ModelRecord) -> Iterable[Finding]:
+    """BNN012: not one layer quantizes anything, so a BNN audit has nothing to check."""
+    if not any(is_quantized(layer) for layer in record.walk()):
+        rule = MODEL_RULES["BNN012"]
+        yield Finding(
+            rule.code,
+            rule.severity,
+            None,
+            f"model {record.name!r} has no quantized layer: every weight and input is "
+            "full precision, so the BNN checks found nothing to check",
+            "use Quant* layers with input/kernel quantizers (e.g. ste_sign), or audit the "
+            "intended file",
+        )
+
+
 def find_problems(record: ModelRecord) -> list[Finding]:
     """Every best-practice finding for `record`, ordered by code then model order."""
     order = {layer.name: i for i, layer in enumerate(record.walk())}
     findings: list[Finding] = []
-    for rule in RULE_FUNCTIONS:
+    for rule in (*RULE_FUNCTIONS, rule_no_quantized_layer):
         for finding in rule(record):
             if finding not in findings:
                 findings.append(finding)
@@ -587,16 +627,18 @@ def audit(
     ignore: Iterable[str] = (),
     deployment: Deployment | None = None,
     extra_findings: Iterable[Finding] = (),
+    fail_on: str = "error",
 ) -> AuditResult:
     """Audit a model: budgets checked against its profile, best-practice findings on its record.
 
     `profile` is a `ModelProfile` (or the JSON of a saved summary), or None when no budget
     other than the deployed size is checked. `deployment` supplies ``total_bytes`` for
     ``max_deployed_size``; `extra_findings` (e.g. LCE rules) are merged in. Codes in `ignore`
-    are dropped (unknown codes raise `BnnstatError`).
+    are dropped (unknown codes raise `BnnstatError`). The audit fails on a broken budget or on
+    a finding at or above `fail_on` (``"error"``, ``"warning"``, ``"info"``).
     """
     findings = [*find_problems(record), *extra_findings]
-    return verdict(findings, profile, budgets, ignore, deployment)
+    return verdict(findings, profile, budgets, ignore, deployment, fail_on)
 
 
 def verdict(
@@ -605,8 +647,12 @@ def verdict(
     budgets: Budgets | None = None,
     ignore: Iterable[str] = (),
     deployment: Deployment | None = None,
+    fail_on: str = "error",
 ) -> AuditResult:
-    """Budgets checked and `findings` kept (less the `ignore`d codes): the audit's result."""
+    """Budgets checked and `findings` kept (less the `ignore`d codes): the audit's result,
+    failing on a broken budget or a kept finding at or above `fail_on`."""
+    if fail_on not in FAIL_LEVELS:
+        raise BnnstatError(f"unknown severity {fail_on!r} for fail_on; use one of {FAIL_LEVELS}")
     findings = list(findings)
     ignored = normalise_codes(ignore, known=extra_codes(findings))
     budgets = budgets or Budgets()
@@ -614,7 +660,9 @@ def verdict(
     deployed = deployment.total_bytes if deployment is not None else None
     checks = check_budgets(budgets, totals, deployed)
     kept = tuple(f for f in findings if f.code not in ignored)
-    return AuditResult(budgets=checks, findings=kept, ignored=tuple(sorted(ignored)))
+    return AuditResult(
+        budgets=checks, findings=kept, ignored=tuple(sorted(ignored)), fail_on=fail_on
+    )
 
 
 def extra_codes(findings: Iterable[Finding]) -> set[str]:
@@ -630,10 +678,11 @@ def normalise_codes(codes: Iterable[str], known: Iterable[str] = ()) -> set[str]
             if not code:
                 continue
             is_lce = re.fullmatch(r"LCE\d{3}", code) is not None
-            if code not in RULES and code not in known_codes and not is_lce:
+            known_here = code in RULES or code in MODEL_RULES or code in known_codes
+            if not known_here and not is_lce:
                 raise BnnstatError(
                     f"unknown audit code {raw!r} for --ignore; known codes: "
-                    + ", ".join(sorted(RULES))
+                    + ", ".join(sorted({*RULES, *MODEL_RULES}))
                 )
             result.add(code)
     return result

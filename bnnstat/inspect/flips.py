@@ -7,7 +7,13 @@ from Bop's optimizer state.
   Weight values are read with h5py only (read-only; no TensorFlow, nothing in the file executed).
 - **Logs** written by `bnnstat.callbacks.FlipStatistics` (JSON lines or CSV with the fields
   ``epoch, step, layer, flipped, total, ratio``): per epoch and layer, flipped is summed over the
-  epoch's records and the ratio is ``flipped / total`` (flip events per binary weight).
+  epoch's records and the ratio is ``flipped / total``. A log may hold several runs (``append=True``
+  after a restart): a run ends where the step counter (or the epoch) goes back or a layer repeats
+  at the same step, and each run is aggregated on its own, so two runs' epoch 0 never add up.
+  With one record per layer and epoch the ratio is the share of binary weights whose sign changed
+  over the epoch (at most 1). With several (``every_n_steps``) it is a sum of sub-epoch shares:
+  flip events per binary weight, where a weight that flips and flips back counts twice; it can
+  exceed the epoch-level share of the same run and, in principle, 1.
 - **Bop state**: Bop flips \\(w\\) when \\(w \\cdot m > \\tau\\) (threshold), so
   \\(|m| / \\tau\\) tells how close each weight is to flipping: at or above 1 it flips as soon as
   \\(m\\) has the sign of \\(w\\).
@@ -19,6 +25,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect import catalog
 from bnnstat.inspect.records import LayerRecord, ModelRecord
+from bnnstat.utils import as_given
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,10 +78,13 @@ class CheckpointFlips:
 
 @dataclass(frozen=True)
 class EpochFlips:
-    """Flips of one epoch of a log, per layer."""
+    """Flips of one epoch of a log, per layer: `records` is the most records one layer has in
+    the epoch (1 for an epoch-level log), `run` the run of the log it belongs to (from 1)."""
 
     epoch: int
     layers: tuple[LayerFlips, ...]
+    records: int = 1
+    run: int = 1
 
     @property
     def total(self) -> LayerFlips:
@@ -82,18 +93,33 @@ class EpochFlips:
 
 @dataclass(frozen=True)
 class LogFlips:
-    """A `FlipStatistics` log, aggregated per epoch."""
+    """A `FlipStatistics` log, aggregated per run and epoch (epochs in log order)."""
 
     source: str
     layers: tuple[str, ...]
     epochs: tuple[EpochFlips, ...]
 
+    @property
+    def runs(self) -> int:
+        """How many training runs the log holds (restarts appended to one file)."""
+        return max((e.run for e in self.epochs), default=1)
+
+    @property
+    def sub_epoch(self) -> bool:
+        """True when some epoch sums several records of a layer (``every_n_steps``): the ratios
+        then count flip events per binary weight rather than a share of weights."""
+        return any(e.records > 1 for e in self.epochs)
+
     def series(self) -> dict[str, list[tuple[float, float]]]:
-        """`{layer: [(epoch, ratio), ...]}` for plotting."""
-        result: dict[str, list[tuple[float, float]]] = {name: [] for name in self.layers}
+        """`{layer: [(epoch, ratio), ...]}` for plotting; with several runs one line per run and
+        layer, named ``"layer (run k)"``."""
+        result: dict[str, list[tuple[float, float]]] = {}
+        if self.runs == 1:
+            result = {name: [] for name in self.layers}
         for epoch in self.epochs:
             for entry in epoch.layers:
-                result[entry.layer].append((epoch.epoch, entry.ratio))
+                key = entry.layer if self.runs == 1 else f"{entry.layer} (run {epoch.run})"
+                result.setdefault(key, []).append((epoch.epoch, entry.ratio))
         return result
 
 
@@ -281,29 +307,118 @@ def _pick(
     return array
 
 
-def binary_weight_values(path: str | Path) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
-    """The model record of `path` and the values of its binary (precision-1) weights."""
+def checkpoint_record(path: str | Path, model: str | Path | None = None) -> ModelRecord:
+    """The architecture (and precisions) that apply to checkpoint `path`: read from `model`
+    when given, else from `path` itself, which then must hold a model config."""
     from bnnstat.inspect import reader
 
+    if model is not None:
+        return reader.read(Path(model))
+    try:
+        return reader.read(Path(path))
+    except BnnstatError as error:
+        if "no model config" not in str(error):
+            raise
+        raise BnnstatError(
+            f"{path}: a weights-only checkpoint (no model config); give the model it belongs to "
+            "with --model FILE"
+        ) from None
+
+
+def binary_weight_values(
+    path: str | Path, model: str | Path | None = None
+) -> tuple[ModelRecord, dict[str, list[np.ndarray]]]:
+    """The model record of `path` (or of `model`, for a weights-only checkpoint) and the values
+    of `path`'s binary (precision-1) weights, matched to the record's layers by name."""
     path = Path(path)
-    record = reader.read(path)
+    record = checkpoint_record(path, model)
     return record, _binary_weights(path, record, read_weight_values(path))
 
 
-def compare_checkpoints(before: str | Path, after: str | Path) -> CheckpointFlips:
+def compare_checkpoints(
+    before: str | Path, after: str | Path, model: str | Path | None = None
+) -> CheckpointFlips:
     """Sign flips per binary layer between two saved checkpoints of the same model.
 
     "Same model" means the same layer classes with the same weight shapes, in the same order;
     layer names may differ (Keras numbers auto-named layers per process) and the report uses the
-    names in `before`.
+    names in `before`. With `model`, both may be weights-only files (``save_weights``,
+    ``ModelCheckpoint(save_weights_only=True)``): `model` supplies the architecture and the
+    precisions, and the weights are matched to its layers by name.
     """
-    record_a, weights_a = binary_weight_values(before)
-    record_b, weights_b = binary_weight_values(after)
-    _same_architecture(Path(before), Path(after), record_a, record_b)
+    record_a, weights_a = binary_weight_values(before, model)
+    record_b, weights_b = binary_weight_values(after, model)
+    return _pair_flips(Path(before), Path(after), (record_a, weights_a), (record_b, weights_b))
+
+
+def _pair_flips(
+    before: Path,
+    after: Path,
+    side_a: tuple[ModelRecord, dict[str, list[np.ndarray]]],
+    side_b: tuple[ModelRecord, dict[str, list[np.ndarray]]],
+) -> CheckpointFlips:
+    (record_a, weights_a), (record_b, weights_b) = side_a, side_b
+    _same_architecture(before, after, record_a, record_b)
     if not weights_a:
         raise BnnstatError(f"{before}: no binary (precision-1) weights to compare")
     renamed = dict(zip(weights_a, weights_b.values(), strict=True))
     return count_flips(weights_a, renamed, str(before), str(after))
+
+
+@dataclass(frozen=True)
+class CheckpointSeries:
+    """Sign flips between each consecutive pair of a series of checkpoints (in the given order).
+
+    `positions` places each pair on the x axis of a plot: the number in the later file's name
+    (``epoch_07.keras`` -> 7) when every file name holds one and they increase, else 1, 2, ...
+    """
+
+    checkpoints: tuple[str, ...]
+    pairs: tuple[CheckpointFlips, ...]
+    positions: tuple[int, ...]
+    numbered: bool
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(x.layer for x in self.pairs[0].layers) if self.pairs else ()
+
+    def series(self) -> dict[str, list[tuple[float, float]]]:
+        """`{layer: [(position, ratio), ...]}` for plotting."""
+        result: dict[str, list[tuple[float, float]]] = {name: [] for name in self.layers}
+        for position, pair in zip(self.positions, self.pairs, strict=True):
+            for entry in pair.layers:
+                result[entry.layer].append((position, entry.ratio))
+        return result
+
+
+def _number_in_name(path: Path) -> int | None:
+    digits = re.findall(r"\d+", path.name.split(".")[0])
+    return int(digits[-1]) if digits else None
+
+
+def checkpoint_series(
+    paths: Sequence[str | Path], model: str | Path | None = None
+) -> CheckpointSeries:
+    """Flips per binary layer between checkpoints 1 and 2, 2 and 3, ... (each file read once).
+    All must hold the same architecture; with `model`, they may be weights-only files."""
+    files = [Path(p) for p in paths]
+    if len(files) < 2:
+        raise BnnstatError("a checkpoint series needs at least two files")
+    shared = None if model is None else checkpoint_record(files[0], model)
+    sides = []
+    for path in files:
+        record = shared if shared is not None else checkpoint_record(path)
+        sides.append((record, _binary_weights(path, record, read_weight_values(path))))
+    pairs = tuple(
+        _pair_flips(files[k], files[k + 1], sides[k], sides[k + 1]) for k in range(len(files) - 1)
+    )
+    numbers = [_number_in_name(path) for path in files]
+    numbered = all(n is not None for n in numbers) and all(
+        a < b
+        for a, b in zip(numbers, numbers[1:], strict=False)  # type: ignore[operator]
+    )
+    positions = tuple(numbers[1:]) if numbered else tuple(range(1, len(files)))
+    return CheckpointSeries(tuple(map(str, files)), pairs, positions, numbered)  # type: ignore[arg-type]
 
 
 def _same_architecture(a: Path, b: Path, record_a: ModelRecord, record_b: ModelRecord) -> None:
@@ -395,24 +510,57 @@ def read_log(path: str | Path) -> list[LogEntry]:
     return entries
 
 
-def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlips:
-    """Per epoch and layer: flipped summed over the epoch's records, total = the layer's binary
-    weight count (largest seen in the epoch)."""
-    layers: list[str] = []
-    per_epoch: dict[int, dict[str, list[int]]] = {}
+def split_runs(entries: Sequence[LogEntry]) -> list[list[LogEntry]]:
+    """Cut a log into training runs.
+
+    `FlipStatistics` numbers steps from 0 in every new callback, and one record batch shares its
+    epoch and step. So a new run starts at a record whose step or epoch is lower than the
+    previous record's, or whose layer already has a record at the same epoch and step (a
+    restart that reached the same step again).
+    """
+    runs: list[list[LogEntry]] = []
+    previous: LogEntry | None = None
+    seen_here: set[str] = set()  # layers recorded at the current (epoch, step)
     for entry in entries:
-        if entry.layer not in layers:
-            layers.append(entry.layer)
-        counts = per_epoch.setdefault(entry.epoch, {}).setdefault(entry.layer, [0, 0])
-        counts[0] += entry.flipped
-        counts[1] = max(counts[1], entry.total)
-    epochs = tuple(
-        EpochFlips(
-            epoch, tuple(LayerFlips(name, *by_layer[name]) for name in layers if name in by_layer)
-        )
-        for epoch, by_layer in sorted(per_epoch.items())
-    )
-    return LogFlips(source, tuple(layers), epochs)
+        restart = previous is None
+        if previous is not None:
+            went_back = entry.epoch < previous.epoch or (
+                entry.step is not None and previous.step is not None and entry.step < previous.step
+            )
+            same_point = (entry.epoch, entry.step) == (previous.epoch, previous.step)
+            restart = went_back or (same_point and entry.layer in seen_here)
+            if not same_point:
+                seen_here = set()
+        if restart:
+            runs.append([])
+            seen_here = set()
+        runs[-1].append(entry)
+        seen_here.add(entry.layer)
+        previous = entry
+    return runs
+
+
+def aggregate_log(entries: Sequence[LogEntry], source: str = "<log>") -> LogFlips:
+    """Per run (see `split_runs`), epoch and layer: flipped summed over the epoch's records,
+    total = the layer's binary weight count (largest seen in the epoch)."""
+    layers: list[str] = []
+    epochs: list[EpochFlips] = []
+    for run, run_entries in enumerate(split_runs(entries), start=1):
+        per_epoch: dict[int, dict[str, list[int]]] = {}
+        for entry in run_entries:
+            if entry.layer not in layers:
+                layers.append(entry.layer)
+            counts = per_epoch.setdefault(entry.epoch, {}).setdefault(entry.layer, [0, 0, 0])
+            counts[0] += entry.flipped
+            counts[1] = max(counts[1], entry.total)
+            counts[2] += 1
+        for epoch, by_layer in sorted(per_epoch.items()):
+            flips = tuple(
+                LayerFlips(name, *by_layer[name][:2]) for name in layers if name in by_layer
+            )
+            records = max(counts[2] for counts in by_layer.values())
+            epochs.append(EpochFlips(epoch, flips, records=records, run=run))
+    return LogFlips(source, tuple(layers), tuple(epochs))
 
 
 def log_flips(path: str | Path) -> LogFlips:
@@ -508,7 +656,8 @@ def _bop_config(path: Path) -> tuple[str, float]:
             f"{path}: Bop threshold is a schedule ({threshold!r}); only a fixed threshold "
             "can be reported"
         )
-    return str(found.get("name", "Bop")), float(threshold)
+    # files saved before get_config wrote values as given hold the float32 reading
+    return str(found.get("name", "Bop")), as_given(threshold)
 
 
 def _find_bop(value: Any) -> Mapping[str, Any] | None:

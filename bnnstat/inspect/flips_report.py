@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from bnnstat.inspect.flips import BopState, CheckpointFlips, LogFlips
+from bnnstat.inspect.flips import BopState, CheckpointFlips, CheckpointSeries, LogFlips
 
 
 def render_checkpoints(result: CheckpointFlips) -> str:
@@ -24,19 +25,63 @@ def render_checkpoints(result: CheckpointFlips) -> str:
     return f"Sign flips from {result.before} to {result.after}\n{table}"
 
 
-def render_log(result: LogFlips) -> str:
+def render_series(result: CheckpointSeries) -> str:
+    """One row per consecutive pair: the share of each layer's binary weights whose sign
+    changed from one checkpoint to the next, and of all of them."""
     from tabulate import tabulate
 
     rows = []
+    for position, pair in zip(result.positions, result.pairs, strict=True):
+        ratios = [f"{x.ratio:.4f}" for x in pair.layers]
+        names = f"{Path(pair.before).name} -> {Path(pair.after).name}"
+        rows.append([position, names, *ratios, f"{pair.total.ratio:.4f}"])
+    table = tabulate(
+        rows,
+        headers=["#" if not result.numbered else "At", "Checkpoints", *result.layers, "All"],
+        tablefmt="simple",
+        disable_numparse=True,
+    )
+    return (
+        f"Sign flip ratio between consecutive checkpoints ({len(result.checkpoints)} files)\n"
+        f"{table}"
+    )
+
+
+def render_log(result: LogFlips) -> str:
+    """Per epoch (and run) the flip ratio of each layer and of all, then what the values are:
+    a share of weights for an epoch-level log, flip events per weight for sub-epoch sums."""
+    from tabulate import tabulate
+
+    several = result.runs > 1
+    rows = []
     for epoch in result.epochs:
         ratios = {x.layer: f"{x.ratio:.4f}" for x in epoch.layers}
-        rows.append(
-            [epoch.epoch, *(ratios.get(n, "-") for n in result.layers), f"{epoch.total.ratio:.4f}"]
-        )
+        row = [epoch.epoch, *(ratios.get(n, "-") for n in result.layers)]
+        row.append(f"{epoch.total.ratio:.4f}")
+        rows.append([epoch.run, *row] if several else row)
+    headers = ["Epoch", *result.layers, "All"]
     table = tabulate(
-        rows, headers=["Epoch", *result.layers, "All"], tablefmt="simple", disable_numparse=True
+        rows,
+        headers=["Run", *headers] if several else headers,
+        tablefmt="simple",
+        disable_numparse=True,
     )
-    return f"Flip ratio per epoch ({result.source})\n{table}"
+    if result.sub_epoch:
+        most = max(e.records for e in result.epochs)
+        meaning = (
+            "flip events per binary weight. The records are sub-epoch sums: an epoch adds up to "
+            f"{most} records per layer (every_n_steps), so a weight that flips and flips back "
+            "counts each time; an epoch-level log of the same run can show less."
+        )
+    else:
+        meaning = "share of binary weights whose sign changed over the epoch (one record each)."
+    notes = [f"Values: {meaning}"]
+    if several:
+        notes.append(
+            f"The log holds {result.runs} runs (the step counter goes back where training "
+            "restarted, e.g. FlipStatistics(append=True)); each run is counted on its own."
+        )
+    return f"Flip ratio per epoch ({result.source})\n{table}\n" + "\n".join(notes)
 
 
 def render_bop_state(result: BopState) -> str:

@@ -3,9 +3,10 @@
 - ``table``: Larq's two tables exactly as `larq.models.summary` prints them (layer table, then
   summary table: boxed, title in the top border, no inner column borders, 3-significant-figure
   counts with k/M/B, KiB/MiB sizes, ratios to 4 decimals), followed by a block of bnnstat
-  extensions (MACs of every layer, BOPs, activation memory, compression factor, notes explaining
-  every ``?``). With a deployment view, the layer table gets an "LCE bytes" column and the summary
-  table three more rows.
+  extensions (MACs of every layer, BOPs, activation memory, compression factor), then the notes
+  explaining every ``?`` (keyed ``[k]`` in the extension table), wrapped at 120 columns;
+  ``larq_only`` stops after Larq's two tables. With a deployment view, the layer table gets an
+  "LCE bytes" column and the summary table three more rows.
 - ``markdown``: the same content as GitHub tables.
 - ``json``: `serialize.to_json(analysis)`, the stable schema documented in the README.
 - ``csv``: one row per layer (nested layers too, with their parent), the JSON layer fields.
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bnnstat.errors import BnnstatError
@@ -80,12 +82,13 @@ def box(
     align: Sequence[str] | None = None,
     heading_border: bool = False,
     footing_border: bool = False,
+    fit_title: bool = False,
 ) -> str:
     """A table in a ``+---+`` box: cells padded by one space, no inner column borders.
 
     Cells may span several lines (``\\n``), top-aligned. The title sits in the top border when
-    it fits inside it. `heading_border`/`footing_border` draw a rule after the first/before the
-    last row.
+    it fits inside it (`fit_title`: the last column widens until it does).
+    `heading_border`/`footing_border` draw a rule after the first/before the last row.
     """
     columns = max((len(row) for row in rows), default=0)
     rows = [list(row) + [""] * (columns - len(row)) for row in rows]
@@ -96,6 +99,9 @@ def box(
                 widths[i] = max(widths[i], _width(line))
     align = list(align or []) + ["left"] * (columns - len(align or []))
     inner = sum(w + 2 for w in widths)
+    if fit_title and title is not None and columns and _width(title) > inner:
+        widths[-1] += _width(title) - inner  # widen the last column so the title stays visible
+        inner = _width(title)
     rule = "+" + "-" * inner + "+"
     top = rule
     if title is not None and columns and _width(title) <= inner:
@@ -228,8 +234,22 @@ def _deployment_rows(analysis: Analysis) -> list[list[str]]:
 # ------------------------------------------------------------------------------------------
 # Extensions (beyond Larq)
 # ------------------------------------------------------------------------------------------
-def extension_table_rows(profile: ModelProfile, include_macs: bool = True) -> list[list[str]]:
-    """Per-layer extension numbers: all MACs, BOPs, activation memory, note."""
+def note_keys(profile: ModelProfile) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Numbered layer notes: `{layer name: "[k]"}` and the distinct notes `[("[k]", text)]` in
+    first-use order, so a note shared by many layers is written once below the table."""
+    keys: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for layer in profile.layers:
+        if layer.note:
+            keys[layer.name] = texts.setdefault(layer.note, f"[{len(texts) + 1}]")
+    return keys, [(key, text) for text, key in texts.items()]
+
+
+def extension_table_rows(
+    profile: ModelProfile, include_macs: bool = True, notes: Mapping[str, str] | None = None
+) -> list[list[str]]:
+    """Per-layer extension numbers: all MACs, BOPs, activation memory, note (the note's text,
+    or its key from `notes` when given)."""
     header = ["Layer"]
     if include_macs:
         header += ["MACs", "BOPs"]
@@ -240,7 +260,8 @@ def extension_table_rows(profile: ModelProfile, include_macs: bool = True) -> li
         if include_macs:
             row += [_count_cell(layer.ext_mac_count()), _count_cell(layer.ext_bops)]
         activation = layer.ext_activation_memory_bits
-        row += ["?" if activation is None else _memory_cell(activation), layer.note or ""]
+        note = layer.note or "" if notes is None else notes.get(layer.name, "")
+        row += ["?" if activation is None else _memory_cell(activation), note]
         rows.append(row)
     total = ["Total"]
     if include_macs:
@@ -274,8 +295,26 @@ def _notes(profile: ModelProfile) -> list[str]:
     return list(profile.notes)
 
 
-def render_table(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
-    """Larq's layer and summary tables, then the bnnstat extension block."""
+NOTE_WIDTH = 120  # notes are wrapped to fit a 120-column terminal
+
+
+def _wrapped(prefix: str, text: str) -> str:
+    return textwrap.fill(
+        text,
+        width=NOTE_WIDTH,
+        initial_indent=prefix,
+        subsequent_indent=" " * len(prefix),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def render_table(
+    result: Analysis | ModelProfile, include_macs: bool = True, larq_only: bool = False
+) -> str:
+    """Larq's layer and summary tables, then the bnnstat extension block (not with
+    `larq_only`). Layer notes are numbered in the extension table and written below it, and
+    every note is wrapped at `NOTE_WIDTH` columns."""
     analysis = as_analysis(result)
     profile = analysis.profile
     columns = len(layer_table_rows(analysis, include_macs)[0])
@@ -289,7 +328,10 @@ def render_table(result: Analysis | ModelProfile, include_macs: bool = True) -> 
         ),
         box(summary_rows(analysis, include_macs), title=f"{profile.name} summary"),
     ]
-    ext_rows = extension_table_rows(profile, include_macs)
+    if larq_only:
+        return "\n".join(parts)
+    keys, layer_notes = note_keys(profile)
+    ext_rows = extension_table_rows(profile, include_macs, keys)
     parts.append(
         box(
             ext_rows,
@@ -297,10 +339,12 @@ def render_table(result: Analysis | ModelProfile, include_macs: bool = True) -> 
             align=["left"] + ["right"] * (len(ext_rows[0]) - 2) + ["left"],
             heading_border=True,
             footing_border=True,
+            fit_title=True,
         )
     )
     parts.append(box(extension_summary_rows(profile, include_macs)))
-    parts.extend(f"Note: {note}" for note in _notes(profile))
+    parts.extend(_wrapped(f"{key} ", text) for key, text in layer_notes)
+    parts.extend(_wrapped("Note: ", note) for note in _notes(profile))
     return "\n".join(parts)
 
 
@@ -317,11 +361,25 @@ def _markdown_table(rows: Sequence[Sequence[str]], align: Sequence[str]) -> str:
     )
 
 
-def render_markdown(result: Analysis | ModelProfile, include_macs: bool = True) -> str:
+def render_markdown(
+    result: Analysis | ModelProfile, include_macs: bool = True, larq_only: bool = False
+) -> str:
     analysis = as_analysis(result)
     profile = analysis.profile
     rows = layer_table_rows(analysis, include_macs)
     rows[-1][0] = "**Total**"
+    if larq_only:
+        return "\n".join(
+            [
+                f"## {profile.name}",
+                "",
+                _markdown_table(rows, ["left"] + ["right"] * (len(rows[0]) - 1)),
+                "",
+                _markdown_table(
+                    [["Summary", ""], *summary_rows(analysis, include_macs)], ["left", "right"]
+                ),
+            ]
+        )
     ext_rows = extension_table_rows(profile, include_macs)
     ext_rows[-1][0] = "**Total**"
     parts = [
@@ -424,13 +482,21 @@ def _all_bitwidths(layer: LayerProfile) -> set[int]:
     return bits
 
 
-def render(result: Analysis | ModelProfile, fmt: str = "table", include_macs: bool = True) -> str:
-    """Render an analysis (or a bare profile) as ``table``, ``markdown``, ``json`` or ``csv``."""
+def render(
+    result: Analysis | ModelProfile,
+    fmt: str = "table",
+    include_macs: bool = True,
+    larq_only: bool = False,
+) -> str:
+    """Render an analysis (or a bare profile) as ``table``, ``markdown``, ``json`` or ``csv``;
+    `larq_only` keeps just Larq's two tables (``table`` and ``markdown`` only)."""
+    if larq_only and fmt not in ("table", "markdown"):
+        raise BnnstatError(f"--larq-only applies to the table and markdown formats, not {fmt}")
     profile = result
     if fmt == "table":
-        return render_table(profile, include_macs)
+        return render_table(profile, include_macs, larq_only)
     if fmt == "markdown":
-        return render_markdown(profile, include_macs)
+        return render_markdown(profile, include_macs, larq_only)
     if fmt == "json":
         return serialize.dumps(as_analysis(profile))
     if fmt == "csv":

@@ -2,8 +2,9 @@
 
 `to_json(result)` gives the JSON-ready dict of any inspector result: an `Analysis` or a bare
 `ModelProfile` (the summary schema documented in the README), a `Deployment`, a `Finding`, an
-`AuditResult`, or a flip statistic (`CheckpointFlips`, `LogFlips`, `BopState`); `dumps` the
-indented text.
+`AuditResult`, a flip statistic (`CheckpointFlips`, `CheckpointSeries`, `LogFlips`,
+`BopState`), or a comparison (`ModelTotals`, `ModelDiff`; `comparison_json` for several
+models); `dumps` the indented text.
 """
 
 from __future__ import annotations
@@ -14,9 +15,17 @@ from typing import Any
 
 from bnnstat.inspect.analysis import Analysis
 from bnnstat.inspect.audit import AuditResult, BudgetCheck
+from bnnstat.inspect.compare import LayerFacts, ModelDiff, ModelTotals
 from bnnstat.inspect.deployment import Deployment, LayerDeployment
 from bnnstat.inspect.findings import Finding
-from bnnstat.inspect.flips import BopState, CheckpointFlips, LayerFlips, LayerThresholds, LogFlips
+from bnnstat.inspect.flips import (
+    BopState,
+    CheckpointFlips,
+    CheckpointSeries,
+    LayerFlips,
+    LayerThresholds,
+    LogFlips,
+)
 from bnnstat.inspect.profile import LayerProfile, ModelProfile
 
 JSON_SCHEMA_VERSION = 1
@@ -190,14 +199,30 @@ def checkpoint_flips_json(result: CheckpointFlips) -> dict[str, Any]:
     }
 
 
+def checkpoint_series_json(result: CheckpointSeries) -> dict[str, Any]:
+    return {
+        "kind": "checkpoint_series",
+        "checkpoints": list(result.checkpoints),
+        "layers": list(result.layers),
+        "pairs": [
+            {"position": position, **checkpoint_flips_json(pair)}
+            for position, pair in zip(result.positions, result.pairs, strict=True)
+        ],
+    }
+
+
 def log_flips_json(result: LogFlips) -> dict[str, Any]:
     return {
         "kind": "log",
         "source": result.source,
         "layers": list(result.layers),
+        "runs": result.runs,
+        "sub_epoch": result.sub_epoch,
         "epochs": [
             {
+                "run": e.run,
                 "epoch": e.epoch,
+                "records": e.records,
                 "layers": [layer_flips_json(x) for x in e.layers],
                 "flipped": e.total.flipped,
                 "total": e.total.total,
@@ -227,6 +252,61 @@ def bop_state_json(result: BopState) -> dict[str, Any]:
     }
 
 
+def model_totals_json(totals: ModelTotals) -> dict[str, Any]:
+    return {
+        "source": totals.source,
+        "model": totals.name,
+        "params": totals.params,
+        "params_by_bitwidth": _keyed(dict(totals.params_by_bitwidth)),
+        "memory_bits": totals.memory_bits,
+        "macs": totals.macs,
+        "macs_by_precision": _keyed(dict(totals.macs_by_precision)),
+        "binarized_mac_ratio": totals.binarized_mac_ratio,
+        "bops": totals.bops,
+        "target": totals.target,
+        "deployed_bytes": totals.deployed_bytes,
+    }
+
+
+def comparison_json(models: Sequence[ModelTotals]) -> dict[str, Any]:
+    """`summary --compare`: every model's totals, in the given order."""
+    return {"kind": "comparison", "models": [model_totals_json(m) for m in models]}
+
+
+def _layer_facts_json(side: LayerFacts | None) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    return {
+        "name": side.name,
+        "class_name": side.class_name,
+        "weight_bits": list(side.weight_bits),
+        "input_bits": side.input_bits,
+        "params": side.params,
+        "memory_bits": side.memory_bits,
+        "macs": side.macs,
+        "deployed_bytes": side.deployed_bytes,
+    }
+
+
+def model_diff_json(result: ModelDiff) -> dict[str, Any]:
+    return {
+        "kind": "diff",
+        "before": model_totals_json(result.before),
+        "after": model_totals_json(result.after),
+        "grew": result.grew,
+        "counts": {s: result.count(s) for s in ("added", "removed", "changed", "same")},
+        "layers": [
+            {
+                "status": change.status,
+                "changes": list(change.changes),
+                "before": _layer_facts_json(change.before),
+                "after": _layer_facts_json(change.after),
+            }
+            for change in result.layers
+        ],
+    }
+
+
 _WRITERS: tuple[tuple[type, Any], ...] = (
     (Analysis, profile_json),
     (ModelProfile, profile_json),
@@ -238,6 +318,9 @@ _WRITERS: tuple[tuple[type, Any], ...] = (
     (LayerFlips, layer_flips_json),
     (CheckpointFlips, checkpoint_flips_json),
     (LogFlips, log_flips_json),
+    (CheckpointSeries, checkpoint_series_json),
+    (ModelTotals, model_totals_json),
+    (ModelDiff, model_diff_json),
     (LayerThresholds, thresholds_json),
     (BopState, bop_state_json),
 )
