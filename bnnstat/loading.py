@@ -4,18 +4,19 @@
 Keras' own loader (with bnnstat's objects registered). A Keras 2 HDF5 file (Larq, Larq Zoo) is
 translated instead:
 
-1. its JSON model config is read with h5py (read-only) and rewritten layer by layer into
-   Keras 3 arguments: ``batch_input_shape`` becomes an `Input`, Keras 2 nested object configs
+1. its model config is read and parsed by the shared reader (`bnnstat.inspect.reader`:
+   `container` opens the file read-only, `keras_config` parses layers, calls and nested models,
+   numbering every call from 0), and each layer is rewritten into Keras 3 arguments:
+   ``batch_input_shape`` becomes an `Input`, Keras 2 nested object configs
    (initializers, constraints, ``{"class_name": "SteSign", ...}`` quantizers and
    ``{"class_name": "function", "config": NAME}`` functions) become objects, Larq layers become
    `bnnstat.layers`, ``TFOpLambda`` layers (``tf.__operators__.add``, ``tf.concat``, ``tf.split``,
    ``tf.nn.relu``, ...) become bnnstat's `TFOpLambda` layer, which keeps Keras 2's class and
    layer names and computes the operation with keras.ops;
-2. the model is rebuilt (Sequential, or a functional graph from the Keras 2 node lists, where a
-   nested model's calls are numbered from 1; a Larq Zoo model subclass is rebuilt as the
-   functional model it saved);
-3. the weights are assigned from the file's ``model_weights`` groups by layer name, in the
-   saved order, with shapes checked.
+2. the model is rebuilt (Sequential, or a functional graph from the parsed calls; a Larq Zoo
+   model subclass is rebuilt as the functional model it saved);
+3. the weights are assigned from the file's saved weights by layer name, in the saved order,
+   with shapes checked.
 
 With ``compile=True`` an HDF5 model (Keras 3 or Larq) is compiled from its ``training_config``
 and its optimizer state is restored (`_compile_from_h5`), which Keras' own HDF5 loader does not.
@@ -28,7 +29,6 @@ bytecode: they are only deserialized with ``safe_mode=False``.
 from __future__ import annotations
 
 import inspect
-import json
 import warnings
 from collections import deque
 from dataclasses import dataclass
@@ -39,6 +39,18 @@ import keras
 
 from bnnstat import _keras_compat
 from bnnstat.errors import BnnstatError, ModelLoadError
+from bnnstat.inspect.reader import container
+from bnnstat.inspect.reader.keras_config import (
+    Call,
+    Context,
+    Layer,
+    ModelConfig,
+    Ref,
+    is_model_config,
+    iter_refs,
+    parse_model_config,
+)
+from bnnstat.inspect.reader.weights import owned_name, short_name
 
 __all__ = ["TFOpLambda", "load_model"]
 
@@ -213,14 +225,10 @@ def _compile_from_h5(model: keras.Model, path: Path, keras2: bool) -> None:
     files: ``optimizer.variables`` order) or by weight name (Larq files, `_assign_keras2_state`).
     Without a training config the model stays uncompiled, with Keras' warning.
     """
-    import h5py
-
-    with h5py.File(path, "r") as handle:
-        raw = handle.attrs.get("training_config")
-        group = handle.get("optimizer_weights")
-        names = _names(group.attrs.get("weight_names", [])) if group is not None else []
-        state = [(name, group[name][()]) for name in names]
-    if raw is None:
+    with container.open_h5(path) as handle:
+        training_config = container.h5_training_config(path, handle)
+        state = container.h5_optimizer_state(path, handle)
+    if training_config is None:
         warnings.warn(
             f"{path}: no training configuration found in the file, so the model was *not* "
             "compiled. Compile it manually.",
@@ -228,7 +236,6 @@ def _compile_from_h5(model: keras.Model, path: Path, keras2: bool) -> None:
         )
         return
     try:
-        training_config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
         if keras2:
             training_config = _keras2_training_config(training_config)
         model.compile(**_keras_compat.compile_arguments(training_config))
@@ -362,8 +369,6 @@ def _first_line(error: BaseException) -> str:
 def _check_keras_archive(path: Path) -> None:
     """Before Keras reads a `.keras` archive: every member within the zip limits, config.json
     strict JSON of bounded depth, the weights file free of links or storage outside it."""
-    from bnnstat.inspect.reader import container
-
     with container.open_archive(path) as archive:
         for info in archive.infolist():
             container.member_info(path, archive, info.filename, None)
@@ -372,21 +377,10 @@ def _check_keras_archive(path: Path) -> None:
         pass
 
 
-def _read_h5_config(path: Path) -> tuple[dict[str, Any], str]:
-    """The parsed model config and Keras version of an HDF5 file, through the shared reader's
-    checks (no links or storage outside the file, strict JSON of bounded depth)."""
-    from bnnstat.inspect.reader import container
-
+def _read_h5_config(path: Path) -> tuple[Any, str]:
+    """The parsed model config and the Keras version of an HDF5 model file."""
     with container.open_h5(path) as handle:
-        raw = handle.attrs.get("model_config")
-        version = handle.attrs.get("keras_version", b"")
-        if raw is None:
-            raise BnnstatError(f"{path}: HDF5 file has no model config (weights-only file?)")
-        config = container.parse_json(path, raw, "model_config")
-    if not isinstance(config, dict):
-        raise BnnstatError(f"{path}: model_config is a JSON {type(config).__name__}, not a model")
-    version = version.decode() if isinstance(version, bytes) else str(version)
-    return config, version
+        return container.h5_model_config(path, handle), container.h5_keras_version(handle)
 
 
 class _Keras2Loader:
@@ -399,9 +393,16 @@ class _Keras2Loader:
     def fail(self, layer: str, why: str) -> BnnstatError:
         return BnnstatError(f"{self.path}: layer {layer!r}: {why}")
 
-    def load(self, config: dict[str, Any]) -> LoadedModel:
+    def load(self, entry: Any) -> LoadedModel:
+        if not isinstance(entry, dict) or not is_model_config(entry):
+            class_name = entry.get("class_name") if isinstance(entry, dict) else None
+            raise BnnstatError(
+                f"{self.path}: top-level class {class_name!r} is not a Sequential or "
+                "functional model config"
+            )
+        parsed = parse_model_config(entry, Context(self.path, {}))
         try:
-            model = self.build_model(config)
+            model = self.build_model(parsed)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
             if isinstance(error, BnnstatError):
                 raise
@@ -410,122 +411,105 @@ class _Keras2Loader:
                 f"({type(error).__name__}: {_first_line(error)})"
             ) from None
         self.assign_weights(model)
-        saved_class = _short(config.get("class_name"))
         # A Larq Zoo subclass rebuilt as a functional model: keep the class it was saved as.
+        saved_class = parsed.class_name
         return LoadedModel(model, saved_class if saved_class not in _MODEL_CLASSES else None)
 
     # -- model structure ---------------------------------------------------------------
-    def build_model(self, config: dict[str, Any]) -> keras.Model:
-        inner = config.get("config")
-        if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
-            raise BnnstatError(
-                f"{self.path}: top-level class {config.get('class_name')!r} is not a "
-                "Sequential or functional model config"
-            )
-        if "input_layers" in inner:
-            return self.build_functional(inner)
-        return self.build_sequential(inner)
+    def build_model(self, parsed: ModelConfig) -> keras.Model:
+        if parsed.sequential:
+            return self.build_sequential(parsed)
+        return self.build_functional(parsed)
 
-    def build_sequential(self, config: dict[str, Any]) -> keras.Model:
-        model = keras.Sequential(name=config.get("name"))
-        entries = config["layers"]
-        if entries and _short(entries[0].get("class_name")) != "InputLayer":
-            shape = entries[0].get("config", {}).get("batch_input_shape")
-            if shape is not None:
-                model.add(keras.Input(batch_shape=tuple(shape)))
-        for entry in entries:
+    def build_sequential(self, parsed: ModelConfig) -> keras.Model:
+        model = keras.Sequential(name=parsed.name)
+        if parsed.input_config is not None:
+            model.add(self.make_input(dict(parsed.input_config)))
+        for entry in parsed.layers:
             layer = self.make_layer(entry)
             if isinstance(layer, _OpLambda):
                 raise self.fail(layer.name, "TFOpLambda inside a Sequential model")
             model.add(layer)
         return model
 
-    def build_functional(self, config: dict[str, Any]) -> keras.Model:
-        entries = config["layers"]
-        layers = {entry["config"]["name"]: self.make_layer(entry) for entry in entries}
+    def build_functional(self, parsed: ModelConfig) -> keras.Model:
+        layers = {entry.name: self.make_layer(entry) for entry in parsed.layers}
         outputs: dict[str, list[Any]] = {}  # layer name -> output of each call, in order
-        pending = {
-            entry["config"]["name"]: list(entry.get("inbound_nodes", [])) for entry in entries
-        }
+        pending = {entry.name: list(entry.calls) for entry in parsed.layers}
         for name, layer in layers.items():
             if isinstance(layer, keras.KerasTensor):  # an Input
                 outputs[name] = [layer]
-        for name in _skipping_first_node(config):
-            outputs[name] = [_INTERNAL_NODE]
         # A layer waits on the first producer it still needs and is looked at again only when
         # that producer has made another output: linear in the calls, in any listing order.
         waiting: dict[str, list[str]] = {}
         queue = deque(pending)
         while queue:
             name = queue.popleft()
-            nodes = pending[name]
-            while nodes:
-                blocker = self.missing_input(nodes[0], outputs)
+            calls = pending[name]
+            while calls:
+                blocker = self.missing_input(calls[0], outputs)
                 if blocker is not None:
                     waiting.setdefault(blocker, []).append(name)
                     break
                 outputs.setdefault(name, []).append(
-                    self.call_node(name, layers[name], nodes.pop(0), outputs)
+                    self.call_node(name, layers[name], calls.pop(0), outputs)
                 )
                 queue.extend(waiting.pop(name, []))
-        stuck = next((name for name, nodes in pending.items() if nodes), None)
+        stuck = next((name for name, calls in pending.items() if calls), None)
         if stuck is not None:
             raise self.fail(stuck, "its inbound layers cannot be resolved")
-        inputs = [self.tensor(ref, outputs) for ref in config["input_layers"]]
-        results = [self.tensor(ref, outputs) for ref in config["output_layers"]]
+        inputs = [self.tensor(ref, outputs) for ref in parsed.inputs]
+        results = [self.tensor(ref, outputs) for ref in parsed.outputs]
         return keras.Model(
             inputs=inputs if len(inputs) > 1 else inputs[0],
             outputs=results if len(results) > 1 else results[0],
-            name=config.get("name"),
+            name=parsed.name,
         )
 
-    def missing_input(self, node: list[Any], outputs: dict[str, list[Any]]) -> str | None:
-        """The first layer whose output this node reads but which has not made it yet."""
-        entries = _node_entries(node)
-        refs = [e[:3] for e in entries if e[0] != _CONSTANT] + _tensor_refs(_node_kwargs(node))
-        return next((ref[0] for ref in refs if len(outputs.get(ref[0], [])) <= ref[1]), None)
-
-    def tensor(self, ref: list[Any], outputs: dict[str, list[Any]]) -> Any:
-        name, node_index, tensor_index = ref[:3]
-        result = outputs[name][node_index]
-        if result is _INTERNAL_NODE:
-            raise self.fail(name, "a reference to the nested model's own input node")
-        return (
-            keras.tree.flatten(result)[tensor_index] if isinstance(result, list | tuple) else result
+    def missing_input(self, call: Call, outputs: dict[str, list[Any]]) -> str | None:
+        """The first layer whose output this call reads but which has not made it yet."""
+        return next(
+            (ref.layer for ref in call.inputs if len(outputs.get(ref.layer, [])) <= ref.node), None
         )
 
-    def call_node(self, name: str, layer: Any, node: list[Any], outputs: dict[str, Any]) -> Any:
-        entries = _node_entries(node)
-        if any(entry[0] == _CONSTANT for entry in entries):
+    def tensor(self, ref: Ref, outputs: dict[str, list[Any]]) -> Any:
+        results = outputs.get(ref.layer, [])
+        if ref.node >= len(results):
+            raise self.fail(ref.layer, f"the graph reads its call {ref.node}, which never runs")
+        result = results[ref.node]
+        if isinstance(result, list | tuple):
+            flat = keras.tree.flatten(result)
+            if ref.tensor >= len(flat):
+                raise self.fail(ref.layer, f"the graph reads its output {ref.tensor}, not made")
+            return flat[ref.tensor]
+        return result
+
+    def call_node(self, name: str, layer: Any, call: Call, outputs: dict[str, Any]) -> Any:
+        if call.constants:
             raise self.fail(name, "constant (non-tensor) inputs are not supported")
-        args = [self.tensor(entry, outputs) for entry in entries]
-        kwargs = _node_kwargs(node)
+        args = [self.tensor(ref, outputs) for ref in call.args]
+        kwargs = dict(call.kwargs)
         if isinstance(layer, _OpLambda):
             return layer.call(args, kwargs, lambda ref: self.tensor(ref, outputs))
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if any(_is_ref(v) for v in kwargs.values()):
+        if any(True for _ in iter_refs(kwargs)):
             raise self.fail(name, "tensor keyword arguments in a layer call are not supported")
+        if not args:
+            raise self.fail(name, "a call without input tensors")
         return layer(args if len(args) > 1 else args[0], **kwargs)
 
     # -- layers ------------------------------------------------------------------------
-    def make_layer(self, entry: dict[str, Any]) -> Any:
-        class_name = _short(entry.get("class_name"))
-        config = dict(entry.get("config") or {})
-        name = config.get("name", class_name)
-        if class_name in _MODEL_CLASSES or "layers" in config:
-            return self.build_model({"class_name": class_name, "config": config})
+    def make_layer(self, entry: Layer) -> Any:
+        class_name, name = entry.class_name, entry.name
+        config = dict(entry.config)
+        if entry.model is not None:
+            return self.build_model(entry.model)
         if class_name == "InputLayer":
-            shape = config.get("batch_input_shape") or config.get("batch_shape")
-            return keras.Input(
-                batch_shape=tuple(shape),
-                dtype=_dtype(config.get("dtype")),
-                name=name,
-                sparse=bool(config.get("sparse", False)),
-            )
+            return self.make_input(config)
         if class_name in ("TFOpLambda", "SlicingOpLambda"):
             return self.op_lambda(name, config)
         if class_name == "Lambda":
-            return self.make_lambda(name, entry)
+            return self.make_lambda(name, config)
         cls = self.resolve_class(class_name, name)
         kwargs = self.translate_config(cls, config, name)
         try:
@@ -533,6 +517,18 @@ class _Keras2Loader:
                 return cls.from_config(kwargs)
         except (ValueError, TypeError) as error:
             raise self.fail(name, f"cannot build {class_name}: {_first_line(error)}") from error
+
+    def make_input(self, config: dict[str, Any]) -> Any:
+        """A Keras 2 InputLayer config (or the input shape of a Sequential's first layer)."""
+        shape = config.get("batch_input_shape") or config.get("batch_shape")
+        if not isinstance(shape, list):
+            raise BnnstatError(f"{self.path}: input {config.get('name')!r} has no input shape")
+        return keras.Input(
+            batch_shape=tuple(shape),
+            dtype=_dtype(config.get("dtype")),
+            name=config.get("name"),
+            sparse=bool(config.get("sparse", False)),
+        )
 
     def resolve_class(self, class_name: str, layer_name: str) -> type:
         """The class to build a layer with, from the allowlist only: bnnstat's layers and
@@ -601,12 +597,11 @@ class _Keras2Loader:
             raise self.fail(name, f"TF operation tf.{function} has no Keras 3 layer equivalent")
         return _OpLambda(name, function, self)
 
-    def make_lambda(self, name: str, entry: dict[str, Any]) -> Any:
+    def make_lambda(self, name: str, config: dict[str, Any]) -> Any:
         if self.safe_mode:
             raise self.fail(
                 name, "Lambda layer holds Python code; load with safe_mode=False only if trusted"
             )
-        config = entry["config"]
         if config.get("function_type") != "lambda":
             raise self.fail(name, "Lambda wrapping a named Python function cannot be rebuilt")
         code, defaults, closure = (list(config["function"]) + [None, None])[:3]
@@ -618,22 +613,13 @@ class _Keras2Loader:
 
     # -- weights -----------------------------------------------------------------------
     def assign_weights(self, model: keras.Model) -> None:
-        from bnnstat.inspect.reader import container
-
         with container.open_h5(self.path) as handle:
-            group = handle.get("model_weights", handle)
-            for layer_name in _names(group.attrs.get("layer_names", [])):
-                saved = group.get(layer_name)
-                if saved is None or not hasattr(saved, "attrs"):
-                    raise self.fail(layer_name, "listed in layer_names but has no weights group")
-                names = _names(saved.attrs.get("weight_names", []))
-                values = {}
-                for n in names:
-                    dataset = saved.get(n)
-                    if dataset is None or not hasattr(dataset, "shape"):
-                        raise self.fail(layer_name, f"weight {n!r} is missing from the file")
-                    values[n] = container.read_array(self.path, dataset)
+            group = container.legacy_weights_group(handle)
+            for layer_name, saved in container.legacy_h5_weights(self.path, group).items():
+                names = [weight_name for weight_name, _ in saved]
                 if names:
+                    read = container.legacy_h5_value
+                    values = {n: read(self.path, group, layer_name, n) for n in names}
                     self.assign_layer(model, layer_name, names, values)
 
     def assign_layer(
@@ -649,7 +635,8 @@ class _Keras2Loader:
                 layer_name, f"file has {len(names)} weights, the Keras 3 layer {len(targets)}"
             )
         by_name = dict(targets)
-        keys = [_weight_key(n, nested=isinstance(layer, keras.Model)) for n in names]
+        key = owned_name if isinstance(layer, keras.Model) else short_name
+        keys = [key(n) for n in names]
         if set(keys) == set(by_name):
             pairs = [(by_name[k], values[n]) for k, n in zip(keys, names, strict=True)]
         else:  # names differ between Keras versions (e.g. depthwise_kernel): use saved order
@@ -675,8 +662,10 @@ class _OpLambda:
 
     def call(self, args: list[Any], kwargs: dict[str, Any], resolve: Any) -> Any:
         kwargs = {k: v for k, v in kwargs.items() if k != "name"}
-        tensors = [resolve(v) for v in kwargs.values() if _is_ref(v)]
-        constants = {k: v for k, v in kwargs.items() if not _is_ref(v) and v is not None}
+        tensors = [resolve(v) for v in kwargs.values() if isinstance(v, Ref)]
+        constants = {k: v for k, v in kwargs.items() if not isinstance(v, Ref) and v is not None}
+        if any(True for _ in iter_refs(constants)):
+            raise self.fail(f"tensors only as whole arguments, got {kwargs}")
         if self.function in _BINARY_OPS:
             if constants or len(args) + len(tensors) != 2:
                 raise self.fail(f"two tensor operands, got {len(args) + len(tensors)} {constants}")
@@ -707,11 +696,6 @@ _OBJECT_GETTERS = {
 }
 
 
-def _short(class_name: Any) -> str:
-    """``package>Name`` (Keras 3 registered names) -> ``Name``."""
-    return str(class_name or "").rpartition(">")[2]
-
-
 def _dtype(value: Any) -> Any:
     """Keras 2 mixed-precision policy dicts -> the policy name."""
     if isinstance(value, dict):
@@ -734,86 +718,6 @@ def _accepted_arguments(cls: type) -> set[str]:
             break
     names.discard("self")
     return names
-
-
-_INTERNAL_NODE = object()  # placeholder for node 0 of a nested model (`_skipping_first_node`)
-
-
-def _skipping_first_node(config: dict[str, Any]) -> list[str]:
-    """Nested models whose node indices in `config` start at 1.
-
-    Keras 2 numbers a nested Sequential or functional model's calls after the node its own
-    InputLayer made, so the outer model refers to its first call as node 1 (Keras 2's
-    ``_should_skip_first_node``). Files that do refer to node 0 of such a model are read with
-    the plain numbering.
-    """
-    nested = {
-        entry["config"]["name"]
-        for entry in config["layers"]
-        if _short(entry.get("class_name")) in _MODEL_CLASSES
-        and _starts_with_input_layer(entry.get("config") or {})
-    }
-    refs = [list(ref) for ref in config.get("input_layers", []) + config.get("output_layers", [])]
-    for entry in config["layers"]:
-        for node in entry.get("inbound_nodes", []):
-            refs += [e[:3] for e in _node_entries(node)] + _tensor_refs(_node_kwargs(node))
-    used_zero = {ref[0] for ref in refs if ref and ref[0] in nested and ref[1] == 0}
-    return sorted(nested - used_zero)
-
-
-def _starts_with_input_layer(config: dict[str, Any]) -> bool:
-    if "input_layers" in config:
-        return True
-    layers = config.get("layers") or []
-    return bool(layers) and _short(layers[0].get("class_name")) == "InputLayer"
-
-
-_CONSTANT = "_CONSTANT_VALUE"  # Keras 2 marker for a constant in a node's first argument
-
-
-def _node_entries(node: list[Any]) -> list[list[Any]]:
-    """The ``[layer, node_index, tensor_index, kwargs]`` entries of one Keras 2 inbound node.
-
-    Ordinary layers write a node as a list of entries; TFOpLambda layers keep their input
-    structure, so a single-tensor call is written as the bare entry.
-    """
-    if node and isinstance(node[0], str):
-        return [node]
-    return [entry for entry in node if isinstance(entry, list) and entry]
-
-
-def _node_kwargs(node: list[Any]) -> dict[str, Any]:
-    """Keras 2 attaches the call's keyword arguments to every entry; read them from the first."""
-    entries = _node_entries(node)
-    if entries and len(entries[0]) > 3 and isinstance(entries[0][3], dict):
-        return dict(entries[0][3])
-    return {}
-
-
-def _is_ref(value: Any) -> bool:
-    """A Keras 2 serialized tensor reference ``[layer_name, node_index, tensor_index]``."""
-    return (
-        isinstance(value, list)
-        and len(value) == 3
-        and isinstance(value[0], str)
-        and all(isinstance(v, int) for v in value[1:])
-    )
-
-
-def _tensor_refs(kwargs: Any) -> list[list[Any]]:
-    if not isinstance(kwargs, dict):
-        return []
-    return [v for v in kwargs.values() if _is_ref(v)]
-
-
-def _names(values: Any) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-
-
-def _weight_key(saved_name: str, nested: bool) -> str:
-    """``layer/kernel:0`` -> ``kernel`` (or ``layer/kernel`` inside a nested model)."""
-    parts = saved_name.split(":")[0].split("/")
-    return "/".join(parts[-2:]) if nested else parts[-1]
 
 
 def _named_variables(layer: Any) -> list[tuple[str, Any]]:

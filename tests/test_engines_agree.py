@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS
+from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS, TEST_DATA
 from keras2_h5 import (
     STE_SIGN,
     functional,
@@ -435,6 +435,14 @@ def test_larq_fixtures(tf, name):
     assert totals["params"] == reference["params_total"]
     assert totals["memory_bits"] == reference["memory_bits"]
     assert totals["macs_by_precision"] == reference["macs_by_precision"]
+
+
+def test_larq_nested_sequential_and_shared_layer(tf):
+    """Larq-saved (Keras 2): a nested Sequential whose calls Keras 2 numbers from 1, and a layer
+    shared between inputs of different shapes (tests/data/larq_zoo/README.md)."""
+    path = TEST_DATA / "larq_zoo" / "nested_shared.h5"
+    assert_engines_agree(path)
+    assert static_json(path)["totals"]["params"] == 892
 
 
 @pytest.mark.parametrize(

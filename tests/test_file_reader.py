@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS
+from conftest import LARQ_FIXTURES, REPO, SAMPLE_MODELS, TEST_DATA
 
 from bnnstat.errors import BnnstatError
 from bnnstat.inspect.reader import quantizer_record, read
@@ -759,6 +759,68 @@ def test_keras2_shared_layer_and_nested_sequential(tmp_path):
         ("head_act", (None, 3)),
     ]
     assert [w.shape for w in head_record.layers[0].weights] == [(5, 3), (3,)]
+
+
+def test_larq_nested_sequential_numbered_from_1_and_shared_between_shapes():
+    """Larq-saved: a nested Sequential with its own InputLayer (Keras 2 refers to its calls as
+    nodes 1 and 2), and a QuantConv2D + pooling pair shared by a 32x32 and a 16x16 input."""
+    from click.testing import CliRunner
+
+    from bnnstat.cli import main
+    from bnnstat.inspect.profile import profile
+
+    path = TEST_DATA / "larq_zoo" / "nested_shared.h5"
+    record = read(path)
+    block = record.layer("block")
+    assert block.inbound == ("big", "small") and block.call_count == 2
+    assert block.output_shapes == ((None, 32, 32, 8), (None, 16, 16, 8))
+    # Its own layers as the Sequential defines them, on its input (None, None, None, 3).
+    assert [(r.name, r.output_shape) for r in block.layers] == [
+        ("conv2d", (None, None, None, 8)),
+        ("batch_normalization", (None, None, None, 8)),
+    ]
+    assert record.layer("shared_bconv").inbound == ("block",)
+    assert record.layer("shared_pool").output_shapes == ((None, 8), (None, 8))
+    assert record.layer("merge").output_shape == (None, 16)
+
+    result = {layer.name: layer for layer in profile(record).layers}
+    conv_params, bn_params = 3 * 3 * 3 * 8, 4 * 8  # no bias; gamma, beta, moving mean/variance
+    assert result["block"].params == conv_params + bn_params == 248
+    assert result["block"].non_trainable_params == 2 * 8
+    # The nested conv's spatial size is unknown in its own graph: no extension count.
+    assert result["block"].layers[0].ext_mac_count() is None
+    bconv = result["shared_bconv"]
+    assert bconv.param_count(bitwidth=1) == 3 * 3 * 8 * 8
+    assert bconv.call_count == 2 and bconv.mac_count() is None  # Larq: "multiple" -> ?
+    per_pixel = 3 * 3 * 8
+    assert bconv.ext_mac_count(1) == (32 * 32 + 16 * 16) * 8 * per_pixel == 737280
+    assert result["head"].params == 16 * 4 + 4 and result["head"].mac_count(32) == 16 * 4
+    assert profile(record).params == 248 + 576 + 68
+    assert profile(record).trainable_params == 248 + 576 + 68 - 16
+
+    output = CliRunner().invoke(main, ["summary", str(path)])
+    assert output.exit_code == 0, output.output
+    assert "broken graph" not in output.output
+    assert "Total params                   892" in output.output
+
+
+def test_keras2_nested_call_numbers_count_from_0_after_parsing():
+    """Keras 2 refers to the calls of a nested model with its own InputLayer from node 1; a
+    config that refers to node 0 of it keeps its numbering."""
+    from keras2_h5 import nested_sequential_config
+
+    from bnnstat.inspect.reader.keras_config import Context, ModelConfig, Ref
+
+    with h5py.File(TEST_DATA / "larq_zoo" / "nested_shared.h5", "r") as handle:
+        entry = json.loads(handle.attrs["model_config"])
+    model = ModelConfig(entry, Context(Path("x.h5"), {}))
+    assert model.by_name["block"].model.own_input_node
+    assert [call.inputs for call in model.by_name["shared_bconv"].calls] == [
+        [Ref("block", 0, 0)],
+        [Ref("block", 1, 0)],
+    ]
+    plain = ModelConfig(nested_sequential_config(), Context(Path("y.h5"), {}))
+    assert plain.outputs == [Ref("block", 0, 0)]
 
 
 def test_lambda_channels_pinned_on_the_channels_first_axis(tmp_path):

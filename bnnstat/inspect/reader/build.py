@@ -13,9 +13,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from bnnstat.inspect.catalog import family
-from bnnstat.inspect.reader.container import Source, fail, open_source
+from bnnstat.inspect.reader.container import Source, open_source
 from bnnstat.inspect.reader.graph import evaluate
-from bnnstat.inspect.reader.keras_config import Context, Layer, ModelConfig
+from bnnstat.inspect.reader.keras_config import (
+    Context,
+    Layer,
+    ModelConfig,
+    parse_model_config,
+)
 from bnnstat.inspect.reader.weights import attach_keras3_weights, attach_legacy_weights
 from bnnstat.inspect.records import LayerRecord, ModelRecord
 
@@ -56,12 +61,7 @@ def _build(path: Path, source: Source, context: Context) -> ModelConfig:
     Only parsing reads the file's untrusted structure, so only its errors become "unexpected
     model config structure"; an error in a later step is a bug in the reader and propagates.
     """
-    try:
-        model = ModelConfig(source.config, context)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-        raise fail(
-            path, f"unexpected model config structure ({type(error).__name__}: {error})"
-        ) from None
+    model = parse_model_config(source.config, context)
     if source.legacy is not None:
         attach_legacy_weights(model, source.legacy)
     elif source.keras3 is not None:

@@ -472,18 +472,64 @@ class Source:
     notes: list[str] = field(default_factory=list)
 
 
+# --- HDF5 model files: where Keras 2 and Keras 3's legacy saver put things ---------------------
+
+
+def h5_model_config(path: Path, handle: Any) -> Any:
+    """The parsed JSON of an HDF5 model file's ``model_config`` attribute (not yet checked)."""
+    raw = handle.attrs.get("model_config")
+    if raw is None:
+        raise fail(
+            path, "no model config in this HDF5 file (a weights-only file or not a Keras model)"
+        )
+    return parse_json(path, raw, "model_config")
+
+
+def h5_keras_version(handle: Any) -> str:
+    """The ``keras_version`` that saved an HDF5 model file (``""`` when not recorded)."""
+    return str(decode(handle.attrs.get("keras_version", "")))
+
+
+def legacy_weights_group(handle: Any) -> Any:
+    """The group holding an HDF5 model file's weights by layer name (a weights-only file: the
+    root); `legacy_h5_weights` lists it, `legacy_h5_value` reads from it."""
+    return handle.get("model_weights", handle)
+
+
+def legacy_h5_value(path: Path, group: Any, layer_name: str, weight_name: str) -> Any:
+    """The saved value (a numpy array) of one weight listed by `legacy_h5_weights`."""
+    try:
+        return read_array(path, group[layer_name][weight_name])
+    except (KeyError, OSError, ValueError, TypeError) as error:
+        raise fail(
+            path, f"cannot read weight {weight_name!r} of layer {layer_name!r} ({error})"
+        ) from None
+
+
+def h5_training_config(path: Path, handle: Any) -> Any:
+    """The parsed ``training_config`` attribute (optimizer, loss, metrics), or None."""
+    raw = handle.attrs.get("training_config")
+    return None if raw is None else parse_json(path, raw, "training_config")
+
+
+def h5_optimizer_state(path: Path, handle: Any) -> list[tuple[str, Any]]:
+    """The saved optimizer variables as ``(weight name, numpy array)``, in saved order."""
+    group = handle.get("optimizer_weights")
+    if group is None:
+        return []
+    names = [str(decode(name)) for name in group.attrs.get("weight_names", [])]
+    try:
+        return [(name, read_array(path, group[name])) for name in names]
+    except (KeyError, OSError, ValueError, TypeError) as error:
+        raise fail(path, f"cannot read the saved optimizer state ({error})") from None
+
+
 @contextmanager
 def read_h5(path: Path) -> Iterator[Source]:
     with open_h5(path) as handle:
-        raw = handle.attrs.get("model_config")
-        if raw is None:
-            raise fail(
-                path,
-                "no model config in this HDF5 file (a weights-only file or not a Keras model)",
-            )
-        config = check_model_config(path, parse_json(path, raw, "model_config"), "model_config")
-        group = handle.get("model_weights", handle)
-        yield Source(config, legacy=legacy_h5_weights(path, group))
+        entry = h5_model_config(path, handle)
+        config = check_model_config(path, entry, "model_config")
+        yield Source(config, legacy=legacy_h5_weights(path, legacy_weights_group(handle)))
 
 
 # --- zip archives: limits before reading, CRC always checked ---------------------------------

@@ -165,7 +165,7 @@ def _run_layer(
     kwargs = _kwargs_with_shapes(call.kwargs, by_ref)
     assumed = any(t.assumed for t in inputs)
     if layer.model is not None:
-        outputs = evaluate(layer.model, first)
+        outputs = _evaluate_nested(layer.model, first)
         note = None
     else:
         outputs, note = _infer(layer, first, kwargs, consumers)
@@ -176,6 +176,40 @@ def _run_layer(
         note = None  # Keras recorded the shapes that inference could not give
     layer.results.append(CallResult(list(inputs), outputs, note, node))
     return outputs
+
+
+def _evaluate_nested(model: ModelConfig, inputs: list[Tensor]) -> list[Tensor]:
+    """A nested model's outputs for one call on `inputs`.
+
+    Its layers are recorded as Keras defines them: evaluated once on the nested model's own
+    input shape, or, when it has none (a Sequential without an InputLayer), on its first
+    call's, which is what Keras builds it with. A call on other shapes (a nested model shared
+    by a 32x32 and a 16x16 input) gives its outputs but adds nothing to its layers' records.
+    """
+    if not model.evaluated:
+        model.evaluated = True
+        own = _has_own_input(model)
+        outputs = evaluate(model, None if own else inputs)
+        if not own:
+            return outputs
+    kept = [(layer, len(layer.results)) for layer in _all_layers(model)]
+    input_shapes = model.model_input_shapes
+    outputs = evaluate(model, inputs)
+    for layer, count in kept:
+        del layer.results[count:]
+    model.model_input_shapes = input_shapes
+    return outputs
+
+
+def _has_own_input(model: ModelConfig) -> bool:
+    return not model.sequential or model.input_config is not None
+
+
+def _all_layers(model: ModelConfig) -> Iterator[Layer]:
+    for layer in model.layers:
+        yield layer
+        if layer.model is not None:
+            yield from _all_layers(layer.model)
 
 
 def _fill_recorded(model: ModelConfig, ref: Ref, tensor: Tensor) -> Tensor:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bnnstat.errors import BnnstatError
 from bnnstat.inspect.catalog import (
     QUANTIZER_ARGUMENTS,
     family,
@@ -166,6 +167,8 @@ def check_bits(value: Any) -> None:
 
 @dataclass(frozen=True)
 class Ref:
+    """Output `tensor` of call number `node` (0 = first listed inbound node) of `layer`."""
+
     layer: str
     node: int
     tensor: int
@@ -173,9 +176,35 @@ class Ref:
 
 @dataclass
 class Call:
+    """One call (inbound node) of a layer.
+
+    `inputs`: every tensor it reads, the positional ones first, then those inside `kwargs`
+    (where they appear as `Ref`s). `recorded`: the shape Keras 3 wrote for each input.
+    `constants`: values a Keras 2 file wrote in place of a positional tensor
+    (``["_CONSTANT_VALUE", -1, value]``).
+    """
+
     inputs: list[Ref]
     kwargs: dict[str, Any]
     recorded: list[Shape | None]
+    constants: list[Any] = field(default_factory=list)
+
+    @property
+    def args(self) -> list[Ref]:
+        """The tensors passed positionally."""
+        return self.inputs[: len(self.inputs) - sum(1 for _ in iter_refs(self.kwargs))]
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """The `Ref`s inside a (kwargs) structure, in order."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_refs(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from iter_refs(item)
 
 
 def _is_history(value: Any) -> bool:
@@ -187,6 +216,12 @@ def _is_history(value: Any) -> bool:
         and isinstance(value[1], int)
         and isinstance(value[2], int)
         and (len(value) == 3 or isinstance(value[3], Mapping))
+    )
+
+
+def _is_constant(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple)) and len(value) in (3, 4) and value[0] == "_CONSTANT_VALUE"
     )
 
 
@@ -225,8 +260,11 @@ def _replace_refs(value: Any, found: list[Ref], keras3: bool) -> Any:
 
 
 def keras2_call(node: Any) -> Call:
+    """A Keras 2 inbound node: a list of ``[layer, node, tensor, kwargs]`` entries (a TFOpLambda
+    keeps its input's structure, so a bare entry or nested lists), kwargs on every entry."""
     refs: list[Ref] = []
     kwargs: dict[str, Any] = {}
+    constants: list[Any] = []
 
     def walk(value: Any) -> None:
         nonlocal kwargs
@@ -234,6 +272,8 @@ def keras2_call(node: Any) -> Call:
             refs.append(Ref(value[0], value[1], value[2]))
             if len(value) == 4 and value[3]:
                 kwargs = dict(value[3])
+        elif _is_constant(value):
+            constants.append(value[2])
         elif isinstance(value, (list, tuple)):
             for item in value:
                 walk(item)
@@ -241,7 +281,7 @@ def keras2_call(node: Any) -> Call:
     walk(node)
     kw_refs: list[Ref] = []
     kwargs = _replace_refs(kwargs, kw_refs, keras3=False)
-    return Call(refs + kw_refs, kwargs, [None] * (len(refs) + len(kw_refs)))
+    return Call(refs + kw_refs, kwargs, [None] * (len(refs) + len(kw_refs)), constants)
 
 
 def keras3_call(node: Mapping[str, Any]) -> Call:
@@ -336,9 +376,13 @@ class ModelConfig:
         self.inputs: list[Ref] = []
         self.outputs: list[Ref] = []
         self.input_config: Mapping[str, Any] | None = None
+        # Keras 2 gave a model with its own InputLayer a first call at construction (see
+        # `_renumber_keras2_nested_calls`); a Sequential without one has no such call.
+        self.own_input_node = not self.sequential
         # Filled by `evaluate`: shapes Keras 3 recorded per tensor, and the model's input shapes.
         self.recorded: dict[Ref, Shape] = {}
         self.model_input_shapes: list[Shape | None] = []
+        self.evaluated = False  # its layers' own records made (`graph._evaluate_nested`)
         if self.sequential:
             self._parse_sequential(raw_layers)
         else:
@@ -367,6 +411,7 @@ class ModelConfig:
         previous: str | None = None
         for entry in raw_layers:
             if family(str(entry["class_name"])) == "input":
+                self.own_input_node = self.own_input_node or not self.layers
                 self.input_config = entry.get("config") or {}
                 if not isinstance(self.input_config, Mapping):
                     raise TypeError("InputLayer config is not an object")
@@ -384,8 +429,10 @@ class ModelConfig:
         self.outputs = [Ref(previous, 0, 0)] if previous else []
 
     def _parse_functional(self, raw_layers: list[Mapping[str, Any]]) -> None:
+        keras2 = True
         for entry in raw_layers:
             nodes = entry.get("inbound_nodes") or []
+            keras2 = keras2 and not any(isinstance(node, Mapping) for node in nodes)
             calls = [
                 keras3_call(node) if isinstance(node, Mapping) else keras2_call(node)
                 for node in nodes
@@ -393,6 +440,44 @@ class ModelConfig:
             self.layers.append(self._layer(entry, calls))
         self.inputs = history_list(self.config.get("input_layers"))
         self.outputs = history_list(self.config.get("output_layers"))
+        if keras2:
+            self._renumber_keras2_nested_calls()
+
+    def _renumber_keras2_nested_calls(self) -> None:
+        """Make every `Ref.node` of a Keras 2 config count the listed calls from 0.
+
+        Keras 2 numbers a nested model's calls after the node its own InputLayer made at
+        construction (Keras 2's `_should_skip_first_node`: a functional model, or a Sequential
+        whose first layer is an InputLayer), so the outer model refers to its first call as
+        node 1. A config that does refer to node 0 of such a model keeps its numbering.
+        """
+        refs = [ref for layer in self.layers for call in layer.calls for ref in call.inputs]
+        refs += self.inputs + self.outputs
+        used_zero = {ref.layer for ref in refs if ref.node == 0}
+        shifted = {
+            layer.name
+            for layer in self.layers
+            if layer.model is not None and layer.model.own_input_node
+        } - used_zero
+        if not shifted:
+            return
+
+        def renumber(value: Any) -> Any:
+            if isinstance(value, Ref):
+                return Ref(value.layer, value.node - 1, value.tensor) if (
+                    value.layer in shifted) else value  # fmt: skip
+            if isinstance(value, Mapping):
+                return {k: renumber(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [renumber(v) for v in value]
+            return value
+
+        for layer in self.layers:
+            for call in layer.calls:
+                call.inputs = renumber(call.inputs)
+                call.kwargs = renumber(call.kwargs)
+        self.inputs = renumber(self.inputs)
+        self.outputs = renumber(self.outputs)
 
     @property
     def model_layers(self) -> list[Layer]:
@@ -412,6 +497,17 @@ def sequential_input(model_config: Mapping[str, Any], first: Mapping[str, Any]) 
         if isinstance(shape, list) and shape and not isinstance(shape[0], list):
             return {"batch_shape": shape}
     return None
+
+
+def parse_model_config(entry: Mapping[str, Any], context: Context) -> ModelConfig:
+    """The parsed model config; `BnnstatError` naming the file when its structure is not what
+    Keras writes (a missing key, a wrong type, an impossible value)."""
+    try:
+        return ModelConfig(entry, context)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise BnnstatError(
+            f"{context.path}: unexpected model config structure ({type(error).__name__}: {error})"
+        ) from None
 
 
 @dataclass

@@ -23,6 +23,12 @@ def short_name(weight_name: str) -> str:
     return weight_name.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
+def owned_name(weight_name: str) -> str:
+    """`"block/conv/kernel:0"` -> `"conv/kernel"`: a nested model's weight, keyed by the layer
+    inside it that owns the weight (Keras 2 saves a nested model's weights together)."""
+    return "/".join(weight_name.split(":", 1)[0].split("/")[-2:])
+
+
 def snake_case(name: str) -> str:
     """Keras' rule for the path of a layer in a `.keras` weights file."""
     name = re.sub(r"\W+", "", name)
