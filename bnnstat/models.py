@@ -192,17 +192,21 @@ class LayerProfile:
             for m in inspected.macs or ()
         ]
 
+    def _memory_parts(self) -> Sequence[Any]:
+        """What the memory properties add up: a layer's weights (a model's layers)."""
+        return self.weight_profiles
+
     @property
     def memory(self) -> int:
-        return sum(p.memory for p in self.weight_profiles)
+        return sum(p.memory for p in self._memory_parts())
 
     @property
     def int8_fp_weights_memory(self) -> int:
-        return sum(p.int8_fp_weights_memory for p in self.weight_profiles)
+        return sum(p.int8_fp_weights_memory for p in self._memory_parts())
 
     @property
     def fp_equivalent_memory(self) -> int:
-        return sum(p.fp_equivalent_memory for p in self.weight_profiles)
+        return sum(p.fp_equivalent_memory for p in self._memory_parts())
 
     def weight_count(self, bitwidth: int | None = None, trainable: bool | None = None) -> int:
         """Number of weights, optionally only those of one bit width and/or trainability."""
@@ -325,17 +329,8 @@ class ModelProfile(LayerProfile):
             else:
                 self.layer_profiles.append(LayerProfile._of(layer, inspected))
 
-    @property
-    def memory(self) -> int:
-        return sum(lp.memory for lp in self.layer_profiles)
-
-    @property
-    def int8_fp_weights_memory(self) -> int:
-        return sum(lp.int8_fp_weights_memory for lp in self.layer_profiles)
-
-    @property
-    def fp_equivalent_memory(self) -> int:
-        return sum(lp.fp_equivalent_memory for lp in self.layer_profiles)
+    def _memory_parts(self) -> Sequence[Any]:
+        return self.layer_profiles
 
     def weight_count(self, bitwidth: int | None = None, trainable: bool | None = None) -> int:
         return sum(lp.weight_count(bitwidth, trainable) for lp in self.layer_profiles)
