@@ -12,7 +12,8 @@ quantized layers from their quantizer in ``build()``), and on functions by `set_
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +75,18 @@ def set_precision(precision: int = 32) -> Callable[[F], F]:
         return function
 
     return tag
+
+
+@contextmanager
+def patch_object(obj: Any, name: str, value: Any) -> Iterator[None]:
+    """Set attribute `name` of `obj` to `value` inside the ``with`` block (Larq's
+    `larq.utils.patch_object`); the old value comes back on exit, also when the block raises."""
+    old_value = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, old_value)
 
 
 def precision_of(obj: Any) -> int | None:

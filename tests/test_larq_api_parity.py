@@ -286,3 +286,20 @@ def test_float64_layer_quantizes_in_float64(tf):
     np.testing.assert_array_equal(y.numpy(), [[2.0]])
     np.testing.assert_array_equal(grad_x.numpy(), [[0.0, 1.0]])
     np.testing.assert_array_equal(grad_kernel.numpy().ravel(), [0.0, 1.0])
+
+
+def test_patch_object_restores_the_attribute_even_on_error():
+    from types import SimpleNamespace
+
+    from bnnstat.utils import patch_object
+
+    target = SimpleNamespace(rate=1)
+    with patch_object(target, "rate", 2):
+        assert target.rate == 2
+    assert target.rate == 1
+    with pytest.raises(RuntimeError), patch_object(target, "rate", 3):
+        assert target.rate == 3
+        raise RuntimeError("inside the block")
+    assert target.rate == 1
+    with pytest.raises(AttributeError), patch_object(target, "missing", 0):
+        pass
