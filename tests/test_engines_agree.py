@@ -442,7 +442,9 @@ def test_larq_nested_sequential_and_shared_layer(tf):
     shared between inputs of different shapes (tests/data/larq_zoo/README.md)."""
     path = TEST_DATA / "larq_zoo" / "nested_shared.h5"
     assert_engines_agree(path)
-    assert static_json(path)["totals"]["params"] == 892
+    # Larq 0.14's own summary of this file: 876 (the nested BatchNormalization's beta and gamma
+    # are fused; Keras counts 892)
+    assert static_json(path)["totals"]["params"] == 876
 
 
 @pytest.mark.parametrize(

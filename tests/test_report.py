@@ -312,7 +312,7 @@ def test_json_keeps_nested_records():
     data = to_json(profile(_hand_record()))
     block = next(layer for layer in data["layers"] if layer["name"] == "block")
     assert [sub["name"] for sub in block["layers"]] == ["block_in", "block_bn"]
-    assert block["params_by_bitwidth"] == {"1": 0, "32": 16}
+    assert block["params_by_bitwidth"] == {"1": 0, "32": 8}  # BN fused inside, as Larq does
     assert block["layers"][1]["params_by_bitwidth"] == {"32": 8}
     conv3d = next(layer for layer in data["layers"] if layer["name"] == "c3")
     assert conv3d["macs_by_precision"] is None

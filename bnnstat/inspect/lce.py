@@ -808,7 +808,8 @@ def fixed_bytes(record: ModelRecord) -> int:
 def one_bit_macs(record: ModelRecord, profile: ModelProfile) -> dict[int, int]:
     """Larq's 1-bit MACs of every layer (nested ones included), keyed by `id(LayerRecord)`, as
     the inspector profile counts them (a separable conv's depthwise and pointwise MACs both count;
-    a layer Larq prints as "?" counts 0)."""
+    a layer Larq prints as "?" counts 0; a nested model counts 0 itself, as its layers carry
+    its MACs)."""
     counts: dict[int, int] = {}
     _pair_macs(record.layers, profile.layers, counts)
     return counts
@@ -820,7 +821,7 @@ def _pair_macs(
     if [layer.name for layer in layers] != [p.name for p in profiles]:
         raise ValueError("the profile was not computed from this record")
     for layer, layer_profile in zip(layers, profiles, strict=True):
-        counts[id(layer)] = layer_profile.mac_count(1) or 0
+        counts[id(layer)] = 0 if layer.is_nested_model else layer_profile.mac_count(1) or 0
         _pair_macs(layer.layers, layer_profile.layers, counts)
 
 

@@ -13,12 +13,14 @@ Larq-compatible fields are exactly what `larq.models.summary` (Larq 0.14) report
   ``n = weight count x output pixels`` MACs at precision ``max(input precision or 32, weight
   bits)``. Output pixels are ``shape[1] * shape[2]`` for 4-D outputs, ``shape[1]`` for 3-D and 1
   for 2-D, with unknown dimensions counted as -1 (as Larq does).
-- Flatten, BatchNormalization and max/average pooling 1D/2D count 0 MACs; every other layer, a
-  layer whose output shape is unknown, and a nested model are "not computed" (None, printed ``?``).
+- Flatten, BatchNormalization and max/average pooling 1D/2D count 0 MACs; every other layer and
+  a layer whose output shape is unknown are "not computed" (None, printed ``?``).
 - Memory = sum of count x bit width; the 8-bit-FP variant counts any weight wider than 8 bits as
   8; the float-32 equivalent is 32 x count.
-- A nested model is one row: all the weights of its layers (Larq applies no BatchNormalization
-  fusion inside it) and no MAC count; its own layers are profiled too, in `layers`.
+- A nested model is one row summing its layers' profiles (its own layers are in `layers`): the
+  weights each of them counts (BatchNormalization fusion applies inside it), and the MAC records
+  of those that have some (a ``?`` inside adds nothing, so the row always has a count, 0 without
+  MAC layers). Its input precision is its first layer's and its output shape its last layer's.
 
 Extensions (never changing the fields above; all under names starting with ``ext_`` or in
 `note`):
@@ -329,8 +331,6 @@ class ModelProfile(_ParamTotals):
 def counted_weights(layer: LayerRecord) -> tuple[tuple[WeightRecord, ...], tuple[str, ...]]:
     """The weights Larq counts and the names of the BatchNormalization ones it drops as fused."""
     weights = layer.weights
-    if layer.is_nested_model and not weights:
-        weights = tuple(_all_nested_weights(layer))
     kind = _kind(layer)
     if kind is None or not kind.larq_bn_fusion:
         return weights, ()
@@ -339,14 +339,6 @@ def counted_weights(layer: LayerRecord) -> tuple[tuple[WeightRecord, ...], tuple
         fused for fused, partner in FUSED_BN_PAIRS if fused in names and partner in names
     )
     return tuple(w for w in weights if w.name not in dropped), dropped
-
-
-def _all_nested_weights(layer: LayerRecord) -> Iterable[WeightRecord]:
-    for sub in layer.layers:
-        if sub.is_nested_model and not sub.weights:
-            yield from _all_nested_weights(sub)
-        else:
-            yield from sub.weights
 
 
 def weight_profile(layer_name: str, weight: WeightRecord) -> WeightProfile:
@@ -521,12 +513,7 @@ def explain(
     parts: list[str] = []
     ext_total = None if ext is None else _sum_macs(ext)
     if larq is None:
-        if layer.is_nested_model:
-            parts.append(
-                f"nested model: Larq does not count MACs of sub-models; its layers add up to "
-                f"{ext_total} MACs (extension)"
-            )
-        elif no_mac_reason(layer) is not None:
+        if no_mac_reason(layer) is not None:
             parts.append(f"{no_mac_reason(layer)}: no MACs")
         elif larq_mac_rule(layer) is not None and layer.output_shape and pixels is None:
             rank = len(layer.output_shape)
@@ -559,35 +546,50 @@ def _difference(layer: LayerRecord) -> str:
 
 def profile_layer(layer: LayerRecord) -> LayerProfile:
     """Profile one layer record (recursively for a nested model)."""
-    nested = tuple(profile_layer(sub) for sub in layer.layers)
+    if layer.is_nested_model:
+        return _profile_nested(layer)
     kept, fused = counted_weights(layer)
     weights = tuple(weight_profile(layer.name, w) for w in kept)
-    keras_count = (
-        sum(w.count for w in layer.weights)
-        if layer.weights
-        else sum(sub.keras_param_count for sub in nested)
-    )
     pixels = larq_output_pixels(layer.output_shape)
-    macs = None if layer.is_nested_model else larq_macs(layer, weights, pixels)
-    ext, reason = extension_macs(layer, weights, nested)
+    macs = larq_macs(layer, weights, pixels)
+    ext, reason = extension_macs(layer, weights, ())
     note = explain(layer, macs, ext, reason, pixels)
-    if layer.is_nested_model:
-        activation = sum(sub.ext_activation_memory_bits or 0 for sub in nested)
-    else:
-        activation = activation_memory_bits(layer.output_shape, layer.call_count)
     return LayerProfile(
         name=layer.name,
         class_name=layer.class_name,
-        input_precision=None if layer.is_nested_model else layer.input_precision,
+        input_precision=layer.input_precision,
         output_shape=layer.output_shape,
         output_pixels=pixels,
         weights=weights,
         fused_weights=fused,
-        keras_param_count=keras_count,
+        keras_param_count=sum(w.count for w in layer.weights),
         macs=macs,
         note=note,
         ext_macs=ext,
-        ext_activation_memory_bits=activation,
+        ext_activation_memory_bits=activation_memory_bits(layer.output_shape, layer.call_count),
+        call_count=layer.call_count,
+    )
+
+
+def _profile_nested(layer: LayerRecord) -> LayerProfile:
+    """A nested model's row: the sum of its layers' profiles (the module docstring's rule; the
+    record's own weights, all of its layers' together, are not counted again)."""
+    nested = tuple(profile_layer(sub) for sub in layer.layers)
+    ext, reason = extension_macs(layer, (), nested)
+    output_shape = nested[-1].output_shape
+    return LayerProfile(
+        name=layer.name,
+        class_name=layer.class_name,
+        input_precision=nested[0].input_precision,
+        output_shape=output_shape,
+        output_pixels=larq_output_pixels(output_shape),
+        weights=tuple(w for sub in nested for w in sub.weights),
+        fused_weights=tuple(f"{sub.name}/{name}" for sub in nested for name in sub.fused_weights),
+        keras_param_count=sum(sub.keras_param_count for sub in nested),
+        macs=tuple(m for sub in nested for m in sub.macs or ()),
+        note=reason,
+        ext_macs=ext,
+        ext_activation_memory_bits=sum(sub.ext_activation_memory_bits or 0 for sub in nested),
         call_count=layer.call_count,
         layers=nested,
     )
