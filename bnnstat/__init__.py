@@ -26,6 +26,7 @@ _SUBMODULES = (
     "metrics",
     "models",
     "optimizers",
+    "quantized_variable",
     "quantizers",
     "utils",
     "plots",
