@@ -22,6 +22,7 @@ _SUBMODULES = (
     "constraints",
     "context",
     "layers",
+    "layers_base",
     "math",
     "metrics",
     "models",

@@ -303,3 +303,42 @@ def test_patch_object_restores_the_attribute_even_on_error():
     assert target.rate == 1
     with pytest.raises(AttributeError), patch_object(target, "missing", 0):
         pass
+
+
+# Larq 0.14's modules (larq/*.py without the tests, conftest and `testing_utils`, Larq's own
+# test helpers).
+LARQ_MODULES = [
+    "activations",
+    "callbacks",
+    "constraints",
+    "context",
+    "layers",
+    "layers_base",
+    "math",
+    "metrics",
+    "models",
+    "optimizers",
+    "quantized_variable",
+    "quantizers",
+    "utils",
+]
+
+
+def test_every_larq_module_is_a_bnnstat_attribute(tf):
+    import importlib
+
+    import bnnstat as lq
+
+    assert set(LARQ_MODULES) <= set(dir(lq))
+    for name in LARQ_MODULES:
+        assert getattr(lq, name) is importlib.import_module(f"bnnstat.{name}")
+
+
+def test_layers_base_reexports_the_layer_bases(tf):
+    import bnnstat as lq
+
+    names = ["QuantizerBase", "QuantizerBaseConv"]
+    names += ["QuantizerDepthwiseBase", "QuantizerSeparableBase"]
+    assert sorted(lq.layers_base.__all__) == names
+    for name in names:
+        assert getattr(lq.layers_base, name) is getattr(lq.layers, name)
