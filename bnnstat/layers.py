@@ -41,7 +41,8 @@ from bnnstat.quantized_variable import QuantizedVariable, _read
 from bnnstat.utils import precision_of, tag_precision
 
 # The concrete layers. The bases `QuantizerBase`, `QuantizerBaseConv`, `QuantizerDepthwiseBase`
-# and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names.
+# and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names;
+# `BaseLayer` is Larq's `layers_base.BaseLayer`.
 __all__ = [
     "QuantConv1D",
     "QuantConv1DTranspose",
@@ -439,6 +440,15 @@ class QuantizerSeparableBase(QuantizerBase):
     `pointwise_quantizer`."""
 
     _weight_quantizers = _SEPARABLE_QUANTIZERS
+
+
+class BaseLayer(QuantizerBase):
+    """Larq's ``BaseLayer``: only `input_quantizer`, no weight quantizer, e.g.
+    ``class QuantMaxPooling2D(BaseLayer, keras.layers.MaxPooling2D)`` runs max pooling on the
+    quantized input. (In Larq the other bases derive from it; here it is a `QuantizerBase`
+    without weight quantizers, so ``isinstance(QuantDense(...), BaseLayer)`` is False.)"""
+
+    _weight_quantizers = ()
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ them from ``larq.layers_base`` works with ``import bnnstat as lq`` unchanged.
 from __future__ import annotations
 
 from bnnstat.layers import (
+    BaseLayer,
     QuantizerBase,
     QuantizerBaseConv,
     QuantizerDepthwiseBase,
@@ -14,6 +15,7 @@ from bnnstat.layers import (
 )
 
 __all__ = [
+    "BaseLayer",
     "QuantizerBase",
     "QuantizerBaseConv",
     "QuantizerDepthwiseBase",
