@@ -33,6 +33,9 @@ Differences from Larq, because Keras 3 is not Keras 2:
 - `assign` and friends return the `QuantizedVariable` itself (Larq returns a new wrapper of the
   same variable); with ``read_value=False`` they return what the latent variable's method does.
 - ``==`` and ``!=`` compare identity, not elements, so ``w in layer.trainable_weights`` works.
+- bnnstat's quantizer functions carry their bit width (``ste_sign.precision == 1``), so
+  ``QuantizedVariable(v, ste_sign).precision`` is 1 where Larq's is None; with a quantizer
+  object (what a layer holds, e.g. `SteSign()` for ``"ste_sign"``) both give 1.
 - Reading through a bnnstat quantizer does not update its training metrics (`flip_ratio`):
   reading a weight for export is not a training step.
 """

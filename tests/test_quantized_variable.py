@@ -69,6 +69,7 @@ def test_precision_from_argument_or_quantizer(tf, variable):
     from bnnstat import quantizers
     from bnnstat.quantized_variable import QuantizedVariable
 
+    # Larq's `ste_sign` function has no precision (None); bnnstat's functions carry theirs.
     assert QuantizedVariable(variable, quantizers.ste_sign).precision == 1
     assert QuantizedVariable(variable, quantizers.SteTern()).precision == 2
     assert QuantizedVariable(variable, quantizers.DoReFa(k_bit=3)).precision == 3
