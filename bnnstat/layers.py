@@ -33,15 +33,16 @@ import threading
 from typing import Any, ClassVar
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from bnnstat import _keras_compat, _registry, context, quantizers
 from bnnstat import constraints as _constraints  # noqa: F401  (registers "weight_clip")
+from bnnstat.quantized_variable import QuantizedVariable, _read
 from bnnstat.utils import precision_of, tag_precision
 
 # The concrete layers. The bases `QuantizerBase`, `QuantizerBaseConv`, `QuantizerDepthwiseBase`
-# and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names.
+# and `QuantizerSeparableBase` are public too, as in Larq, where they are imported names;
+# `BaseLayer` is Larq's `layers_base.BaseLayer`.
 __all__ = [
     "QuantConv1D",
     "QuantConv1DTranspose",
@@ -113,7 +114,7 @@ class _LayerAttribute:
 
     Reads give, in order: the value set by `_overriding` for this layer in this thread (the
     quantized kernel while a Keras layer's own `call` runs, see `QuantizerBase`); inside
-    `quantized_scope(True)` a `QuantizedWeight` view when the weight has a quantizer (as Larq's
+    `quantized_scope(True)` a `QuantizedVariable` view when the weight has a quantizer (as Larq's
     ``layer.kernel`` is a ``QuantizedVariable``); otherwise the attribute as it is without this
     descriptor (`raw`): a property further up the class hierarchy (Keras' ``Dense.kernel``) or
     the instance's own value.
@@ -161,13 +162,13 @@ def _install_attribute(cls: type, name: str, quantizer_argument: str | None) -> 
     setattr(cls, name, _LayerAttribute(name, fallback, quantizer_argument))
 
 
-def _view(layer: Any, variable: Any, quantizer: Any) -> QuantizedWeight:
-    """The layer's `QuantizedWeight` of `variable`: the same object on every read, so that code
+def _view(layer: Any, variable: Any, quantizer: Any) -> QuantizedVariable:
+    """The layer's `QuantizedVariable` of `variable`: the same object on every read, so that code
     comparing weights by identity (``w in layer.trainable_weights``) works inside the scope."""
     views = layer.__dict__.setdefault("_bnnstat_quantized_views", {})  # bypasses tracking
     view = views.get(id(variable))
     if view is None or view.latent_variable is not variable or view.quantizer is not quantizer:
-        view = views[id(variable)] = QuantizedWeight(variable, quantizer)
+        view = views[id(variable)] = QuantizedVariable(variable, quantizer)
     return view
 
 
@@ -177,62 +178,6 @@ def _raw(layer: Any, name: str) -> Any:
     if isinstance(descriptor, _LayerAttribute):
         return descriptor.raw(layer)
     return getattr(layer, name)
-
-
-def _read(variable: Any) -> Any:
-    """The variable's current value as a tensor (autocast under mixed precision).
-
-    `keras.ops.convert_to_tensor` would return a Keras variable unchanged (it counts as a tensor).
-    """
-    return tf.convert_to_tensor(variable)
-
-
-def quantize_value(quantizer: Any, value: Any) -> Any:
-    """`quantizer(value)` for export: a bnnstat quantizer's training metrics are not updated."""
-    if isinstance(quantizer, quantizers._BaseQuantizer) and (
-        type(quantizer).call is quantizers._BaseQuantizer.call
-    ):
-        return quantizer._quantize(value)
-    return quantizer(value)
-
-
-class QuantizedWeight:
-    """A latent weight variable read through its quantizer (Larq's ``QuantizedVariable`` view).
-
-    Quantized layers hand these out from `weights` inside `quantized_scope(True)`. Reading the
-    value (`value`, `numpy()`, `np.asarray`, `tf.convert_to_tensor`) gives
-    ``quantizer(latent value)``; everything else (`name`, `path`, `shape`, `dtype`, `trainable`,
-    `assign`, ...) is the latent variable's, so assigning writes the latent weight, as in Larq.
-    """
-
-    def __init__(self, variable: Any, quantizer: Any) -> None:
-        self.latent_variable = variable
-        self.quantizer = quantizer
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("latent_variable", "quantizer"):  # not set yet (copy, unpickling)
-            raise AttributeError(name)
-        return getattr(self.latent_variable, name)
-
-    @property
-    def value(self) -> Any:
-        return quantize_value(self.quantizer, _read(self.latent_variable))
-
-    def read_value(self) -> Any:
-        return self.value
-
-    def numpy(self) -> Any:
-        return keras.ops.convert_to_numpy(self.value)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        array = self.numpy()
-        return array if dtype is None else array.astype(dtype)
-
-    def __tf_tensor__(self, dtype: Any = None, name: Any = None) -> Any:
-        return tf.convert_to_tensor(self.value, dtype=dtype, name=name)
-
-    def __repr__(self) -> str:
-        return f"<QuantizedWeight path={self.latent_variable.path} quantizer={self.quantizer!r}>"
 
 
 class QuantizerBase:
@@ -317,7 +262,7 @@ class QuantizerBase:
     @property
     def weights(self) -> list[Any]:
         """The layer's weights; inside `quantized_scope(True)` quantized weights are read through
-        their quantizer (`QuantizedWeight` views), so `get_weights()`, `.h5` / `.keras` saving
+        their quantizer (`QuantizedVariable` views), so `get_weights()`, `.h5` / `.keras` saving
         and `save_weights` see the quantized values."""
         variables = super().weights  # type: ignore[misc]
         if not context.should_quantize():
@@ -336,8 +281,8 @@ class QuantizerBase:
         quantized = {id(v): q for v, q in self._quantized_pairs()}
         for key, value in staged.items():
             if id(value) in quantized:
-                value = QuantizedWeight(value, quantized[id(value)])
-            if isinstance(value, QuantizedWeight):  # e.g. Keras' Conv reads `self.kernel`
+                value = QuantizedVariable(value, quantized[id(value)])
+            if isinstance(value, QuantizedVariable):  # e.g. Keras' Conv reads `self.kernel`
                 value = value.numpy()
             store[key] = value
 
@@ -495,6 +440,15 @@ class QuantizerSeparableBase(QuantizerBase):
     `pointwise_quantizer`."""
 
     _weight_quantizers = _SEPARABLE_QUANTIZERS
+
+
+class BaseLayer(QuantizerBase):
+    """Larq's ``BaseLayer``: only `input_quantizer`, no weight quantizer, e.g.
+    ``class QuantMaxPooling2D(BaseLayer, keras.layers.MaxPooling2D)`` runs max pooling on the
+    quantized input. (In Larq the other bases derive from it; here it is a `QuantizerBase`
+    without weight quantizers, so ``isinstance(QuantDense(...), BaseLayer)`` is False.)"""
+
+    _weight_quantizers = ()
 
 
 # ------------------------------------------------------------------------------------------

@@ -303,3 +303,67 @@ def test_patch_object_restores_the_attribute_even_on_error():
     assert target.rate == 1
     with pytest.raises(AttributeError), patch_object(target, "missing", 0):
         pass
+
+
+# Larq 0.14's modules (larq/*.py without the tests, conftest and `testing_utils`, Larq's own
+# test helpers).
+LARQ_MODULES = [
+    "activations",
+    "callbacks",
+    "constraints",
+    "context",
+    "layers",
+    "layers_base",
+    "math",
+    "metrics",
+    "models",
+    "optimizers",
+    "quantized_variable",
+    "quantizers",
+    "utils",
+]
+
+
+def test_every_larq_module_is_a_bnnstat_attribute(tf):
+    import importlib
+
+    import bnnstat as lq
+
+    assert set(LARQ_MODULES) <= set(dir(lq))
+    for name in LARQ_MODULES:
+        assert getattr(lq, name) is importlib.import_module(f"bnnstat.{name}")
+
+
+def test_layers_base_reexports_the_layer_bases(tf):
+    import bnnstat as lq
+
+    names = ["BaseLayer", "QuantizerBase", "QuantizerBaseConv"]
+    names += ["QuantizerDepthwiseBase", "QuantizerSeparableBase"]
+    assert sorted(lq.layers_base.__all__) == names
+    for name in names:
+        assert getattr(lq.layers_base, name) is getattr(lq.layers, name)
+
+
+def test_base_layer_quantizes_only_the_input(tf, tmp_path):
+    """Larq's ``BaseLayer`` pattern: a Keras layer without weights run on the quantized input."""
+    import keras
+
+    from bnnstat.layers_base import BaseLayer
+
+    @keras.saving.register_keras_serializable(package="tests")
+    class QuantMaxPooling1D(BaseLayer, keras.layers.MaxPooling1D):
+        pass
+
+    layer = QuantMaxPooling1D(pool_size=2, input_quantizer="ste_sign")
+    x = tf.constant([[[0.3], [-0.2], [-0.5], [-0.1]]])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x)
+    np.testing.assert_array_equal(y.numpy().ravel(), [1.0, -1.0])
+    np.testing.assert_array_equal(tape.gradient(y, x).numpy().ravel(), [1.0, 0.0, 1.0, 0.0])
+    assert layer.get_config()["input_quantizer"]["class_name"] == "SteSign"
+    model = keras.Sequential([keras.Input((4, 1)), layer])
+    model.save(tmp_path / "pool.keras")
+    loaded = keras.saving.load_model(tmp_path / "pool.keras")
+    assert type(loaded.layers[0].input_quantizer).__name__ == "SteSign"
+    np.testing.assert_array_equal(loaded(x).numpy(), y.numpy())
