@@ -201,7 +201,7 @@ def summarize_ratios(layer: str, ratios: np.ndarray) -> LayerThresholds:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading weight values with h5py
+# Reading weight values through the shared reader (h5py, read-only)
 
 
 def _sniff(path: Path) -> str:
@@ -226,22 +226,18 @@ def _decode(value: Any) -> Any:
 
 
 def _legacy_values(path: Path, group: Any) -> dict[str, list[tuple[str | None, np.ndarray]]]:
-    """Keras 2 / legacy-h5 layout: `{sub-layer name: [(weight name, values), ...]}`."""
-    from bnnstat.inspect.reader.container import read_array
+    """Keras 2 / legacy-h5 layout, listed by the shared reader: `{sub-layer name: [(weight name,
+    values), ...]}`, a nested model's weights keyed by the layer inside it that owns them."""
+    from bnnstat.inspect.reader import container
+    from bnnstat.inspect.reader.weights import short_name
 
     table: dict[str, list[tuple[str | None, np.ndarray]]] = {}
-    for layer_name in (_decode(n) for n in group.attrs.get("layer_names", [])):
-        layer_group = group.get(layer_name)
-        if layer_group is None:
-            raise BnnstatError(f"{path}: no weights group for layer {layer_name!r}")
-        for full in (_decode(n) for n in layer_group.attrs.get("weight_names", [])):
+    for layer_name, saved in container.legacy_h5_weights(path, group).items():
+        for full, _shape in saved:
             parts = full.split("/")
             owner = parts[-2] if len(parts) >= 2 else layer_name
-            short = parts[-1].split(":", 1)[0]
-            dataset = layer_group.get(full)
-            if dataset is None or not hasattr(dataset, "shape"):
-                raise BnnstatError(f"{path}: layer {layer_name!r} has no weight dataset {full!r}")
-            table.setdefault(owner, []).append((short, read_array(path, dataset)))
+            values = container.legacy_h5_value(path, group, layer_name, full)
+            table.setdefault(owner, []).append((short_name(full), values))
     return table
 
 
