@@ -538,15 +538,10 @@ def test_sub_epoch_logs_say_what_their_values_are(tmp_path):
     assert "Run" not in text.splitlines()[1]
 
 
-def test_real_log_with_a_restart_never_reports_a_share_above_one(tf, tmp_path):
-    """Two real runs appended to one log (a restart with FlipStatistics(append=True)): the
-    second run's records are counted on their own, matching the sign changes of its own
-    epochs."""
-    import keras
-
-    import bnnstat as lq
-
-    keras.utils.set_random_seed(3)
+def _bop_mlp(keras, lq, seed):
+    """Dense stem, one binary QuantDense "qa" (NoOp(1) kernel, ste_sign input) trained by Bop
+    with a tiny threshold (so it flips), float head: a small model for real flip runs."""
+    keras.utils.set_random_seed(seed)
     binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
     model = keras.Sequential(
         [
@@ -557,6 +552,18 @@ def test_real_log_with_a_restart_never_reports_a_share_above_one(tf, tmp_path):
         ]
     )
     model.compile(optimizer=lq.optimizers.Bop(threshold=1e-9, gamma=0.9), loss="mse")
+    return model
+
+
+def test_real_log_with_a_restart_never_reports_a_share_above_one(tf, tmp_path):
+    """Two real runs appended to one log (a restart with FlipStatistics(append=True)): the
+    second run's records are counted on their own, matching the sign changes of its own
+    epochs."""
+    import keras
+
+    import bnnstat as lq
+
+    model = _bop_mlp(keras, lq, seed=3)
     rng = np.random.default_rng(2)
     x, y = rng.random((16, 6)), rng.random((16, 1))
     log = tmp_path / "restarted.csv"
@@ -700,17 +707,7 @@ def test_real_weights_only_checkpoints_series(tf, tmp_path):
 
     import bnnstat as lq
 
-    keras.utils.set_random_seed(7)
-    binary = {"input_quantizer": "ste_sign", "kernel_quantizer": lq.quantizers.NoOp(precision=1)}
-    model = keras.Sequential(
-        [
-            keras.Input((6,)),
-            keras.layers.Dense(8, name="stem"),
-            lq.layers.QuantDense(8, use_bias=False, name="qa", **binary),
-            keras.layers.Dense(1, name="head"),
-        ]
-    )
-    model.compile(optimizer=lq.optimizers.Bop(threshold=1e-9, gamma=0.9), loss="mse")
+    model = _bop_mlp(keras, lq, seed=7)
     model.save(tmp_path / "model.keras")
     kernels = []
 

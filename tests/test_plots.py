@@ -336,32 +336,18 @@ def test_plot_quantizer_reports_each_step(tf):
 def test_cli_progress_on_a_terminal_and_none_in_a_pipe(tmp_path):
     """`plot quantizer` as a real process with stderr on a pseudo-terminal: the TensorFlow import
     alone takes over a second, so the status line appears and is erased at the end."""
-    import pty
+    from tests.terminal import run_with_terminal_stderr, user_env
 
     out = tmp_path / "q.png"
     command = [sys.executable, "-m", "bnnstat", "plot", "quantizer", "ste_sign", "-o", str(out)]
-    # as a user runs it: without the TF_CPP_MIN_LOG_LEVEL that conftest sets for the tests
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    master, slave = pty.openpty()
-    done = subprocess.Popen(command, stderr=slave, stdout=subprocess.PIPE, cwd=REPO, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert done.wait(timeout=120) == 0
-    done.stdout.close()
-    seen = b"".join(chunks).decode()
+    code, _stdout, seen = run_with_terminal_stderr(command)
+    assert code == 0
     assert "bnnstat: importing TensorFlow ..." in seen and seen.endswith(" \r")
     assert "Could not find cuda" not in seen  # TensorFlow's own lines stay hidden
     _check_image(out)
-    piped = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    piped = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, env=user_env(), timeout=120
+    )
     assert piped.returncode == 0 and piped.stderr == ""
 
 

@@ -127,29 +127,13 @@ def test_bop_config_and_state_show_the_threshold_as_given(tf, tmp_path):
 
 
 def test_keras_engine_shows_progress_on_a_terminal_only():
-    import os
-    import pty
+    from tests.terminal import run_with_terminal_stderr
 
     command = [
         sys.executable, "-m", "bnnstat", "summary", str(SAMPLE_MODELS / "binarynet_mlp.h5"),
         "--engine", "keras",
     ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    master, slave = pty.openpty()
-    child = subprocess.Popen(command, stderr=slave, stdout=subprocess.PIPE, cwd=REPO, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    assert child.wait(timeout=120) == 0
-    assert b"binarynet_mlp stats" in child.stdout.read()
-    child.stdout.close()
-    seen = b"".join(chunks).decode()
+    code, stdout, seen = run_with_terminal_stderr(command)
+    assert code == 0
+    assert b"binarynet_mlp stats" in stdout
     assert "bnnstat: importing TensorFlow ..." in seen and seen.endswith(" \r")
